@@ -1,0 +1,144 @@
+// Package operator assembles the InboxChat manager: scheme, cache limited to
+// the operator's own objects, controllers, health checks and metrics. The
+// operator binary and the local development run both start it from here.
+package operator
+
+import (
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
+	"github.com/inboxchat/inboxchat-operator/controllers"
+)
+
+// Options configure the manager. The zero value of each field means its default.
+type Options struct {
+	// MetricsAddr serves Prometheus metrics; "0" turns them off.
+	MetricsAddr string
+	// SecureMetrics serves metrics over HTTPS with authn/authz.
+	SecureMetrics bool
+	// ProbeAddr serves /healthz and /readyz; "0" turns them off.
+	ProbeAddr string
+	// LeaderElection makes one replica active at a time.
+	LeaderElection bool
+	// LeaderElectionNamespace holds the lease (defaults to the pod's namespace).
+	LeaderElectionNamespace string
+	// OperatorNamespace holds the operator's CA and offboarding receipts.
+	OperatorNamespace string
+	// QPS and Burst bound the API client.
+	QPS   float32
+	Burst int
+	// MaxConcurrentReconciles bounds parallel reconciles per controller.
+	MaxConcurrentReconciles int
+	// SyncPeriod is the full resync period.
+	SyncPeriod time.Duration
+	// Clock drives time-based behaviour; tests inject a fake.
+	Clock clock.PassiveClock
+}
+
+// Scheme returns the scheme with the built-in kinds and this operator's API.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(v1alpha1.AddToScheme(s))
+	return s
+}
+
+// managedSelector selects the objects the operator created.
+func managedSelector() labels.Selector {
+	return labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})
+}
+
+// CacheOptions limit the informer cache to objects the operator owns, so its
+// memory does not grow with unrelated Secrets, ConfigMaps and workloads in the
+// cluster, and strip managed fields from every cached object. Objects that
+// users create and the operator only reads (referenced Secrets) are read
+// through the uncached API reader.
+func CacheOptions() cache.Options {
+	owned := cache.ByObject{Label: managedSelector()}
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Namespace{}:             owned,
+			&corev1.Secret{}:                owned,
+			&corev1.ConfigMap{}:             owned,
+			&corev1.Service{}:               owned,
+			&corev1.ServiceAccount{}:        owned,
+			&corev1.PersistentVolumeClaim{}: owned,
+			&appsv1.Deployment{}:            owned,
+			&appsv1.StatefulSet{}:           owned,
+			&batchv1.Job{}:                  owned,
+			&batchv1.CronJob{}:              owned,
+			&networkingv1.Ingress{}:         owned,
+			&networkingv1.NetworkPolicy{}:   owned,
+			&policyv1.PodDisruptionBudget{}: owned,
+			&rbacv1.Role{}:                  owned,
+			&rbacv1.RoleBinding{}:           owned,
+		},
+	}
+}
+
+// NewManager builds the manager with every controller registered.
+func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	if o.QPS > 0 {
+		cfg.QPS = o.QPS
+	}
+	if o.Burst > 0 {
+		cfg.Burst = o.Burst
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	cacheOpts := CacheOptions()
+	if o.SyncPeriod > 0 {
+		cacheOpts.SyncPeriod = &o.SyncPeriod
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        Scheme(),
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics},
+		HealthProbeBindAddress:        o.ProbeAddr,
+		LeaderElection:                o.LeaderElection,
+		LeaderElectionID:              "inboxchat-operator.inboxchat.io",
+		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := (&controllers.TenantReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Scheme:                  mgr.GetScheme(),
+		Recorder:                mgr.GetEventRecorder("inboxchat-operator"),
+		Clock:                   o.Clock,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the Tenant controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
