@@ -1,0 +1,150 @@
+package localnode_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
+	"github.com/inboxchat/inboxchat-operator/internal/localnode"
+	"github.com/inboxchat/inboxchat-operator/internal/operator"
+	"github.com/inboxchat/inboxchat-operator/internal/testenv"
+)
+
+var managed = map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestNodeRunsWorkloadsAndJobs(t *testing.T) {
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	k8s, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &localnode.Node{Config: cfg, Binary: "/bin/sh", Root: t.TempDir(), RetryDelay: 10 * time.Millisecond}
+	if err := node.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ns := "work"
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a managed Deployment becomes available", func(t *testing.T) {
+		labels := map[string]string{"app": "web"}
+		d := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Labels: managed},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: ptr.To[int32](3),
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "web:1"}}},
+				},
+			},
+		}
+		if err := k8s.Create(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the Deployment to report 3 available replicas", func() bool {
+			_ = k8s.Get(ctx, client.ObjectKeyFromObject(d), d)
+			return d.Status.AvailableReplicas == 3 && d.Status.ObservedGeneration == d.Generation
+		})
+	})
+
+	t.Run("a Job runs with its env, secret mount and volume, then completes", func(t *testing.T) {
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: ns}, Data: map[string][]byte{"token": []byte("s3cret")}}
+		if err := k8s.Create(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		job := shellJob(ns, "ok", `cat /etc/creds/token > /data/out && echo "$GREETING $POD_NS" >> /data/out && test -n "$KUBECONFIG"`, 0)
+		if err := k8s.Create(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the Job to complete", func() bool {
+			_ = k8s.Get(ctx, client.ObjectKeyFromObject(job), job)
+			return hasCondition(job, batchv1.JobComplete)
+		})
+		if job.Status.Succeeded != 1 || job.Status.CompletionTime == nil || !hasCondition(job, batchv1.JobSuccessCriteriaMet) {
+			t.Fatalf("the Job status is not what the Job controller would write: %+v", job.Status)
+		}
+		out, err := os.ReadFile(filepath.Join(node.ClaimDir(ns, "files"), "out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != "s3crethello work\n" {
+			t.Fatalf("the worker saw %q", out)
+		}
+	})
+
+	t.Run("a failing Job is retried up to its backoffLimit, then fails", func(t *testing.T) {
+		job := shellJob(ns, "bad", `echo attempt >> /data/attempts; exit 3`, 1)
+		if err := k8s.Create(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the Job to fail", func() bool {
+			_ = k8s.Get(ctx, client.ObjectKeyFromObject(job), job)
+			return hasCondition(job, batchv1.JobFailed)
+		})
+		if job.Status.Failed != 2 {
+			t.Fatalf("want 2 failed pods (backoffLimit 1), got %d", job.Status.Failed)
+		}
+	})
+}
+
+func hasCondition(j *batchv1.Job, typ batchv1.JobConditionType) bool {
+	for _, c := range j.Status.Conditions {
+		if c.Type == typ && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+func shellJob(ns, name, script string, backoff int32) *batchv1.Job {
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: managed},
+		Spec: batchv1.JobSpec{
+			BackoffLimit: ptr.To(backoff),
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{
+					Name: "w", Image: "w:1", Command: []string{"sh", "-c", script},
+					Env: []corev1.EnvVar{
+						{Name: "GREETING", Value: "hello"},
+						{Name: "POD_NS", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+					},
+					VolumeMounts: []corev1.VolumeMount{{Name: "creds", MountPath: "/etc/creds"}, {Name: "files", MountPath: "/data"}},
+				}},
+				Volumes: []corev1.Volume{
+					{Name: "creds", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "creds"}}},
+					{Name: "files", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "files"}}},
+				},
+			}},
+		},
+	}
+}
