@@ -2,37 +2,60 @@ package controllers_test
 
 import (
 	"context"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/inboxchat/inboxchat-operator/internal/localnode"
+	"github.com/inboxchat/inboxchat-operator/internal/mail"
+	"github.com/inboxchat/inboxchat-operator/internal/mail/smtptest"
 	"github.com/inboxchat/inboxchat-operator/internal/operator"
 	"github.com/inboxchat/inboxchat-operator/internal/testenv"
 )
+
+const operatorNamespace = "inboxchat-system"
 
 var (
 	env    *envtest.Environment
 	cfg    *rest.Config
 	k8s    client.Client
 	clock  *clocktesting.FakeClock
+	node   *localnode.Node
+	smtp   *smtptest.Server
 	ctx    context.Context
 	cancel context.CancelFunc
+	// operatorWrites counts the operator's write requests to the API server.
+	operatorWrites atomic.Int64
 )
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
-	SetDefaultEventuallyTimeout(20 * time.Second)
+	SetDefaultEventuallyTimeout(30 * time.Second)
 	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	RunSpecs(t, "Controllers against a real kube-apiserver")
+}
+
+// countingTransport counts requests that write (anything but GET, and
+// watches and lists, which are GETs too).
+type countingTransport struct{ next http.RoundTripper }
+
+func (c countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		operatorWrites.Add(1)
+	}
+	return c.next.RoundTrip(req)
 }
 
 var _ = BeforeSuite(func() {
@@ -44,20 +67,28 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	k8s, err = client.New(cfg, client.Options{Scheme: operator.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
+	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
+
+	smtp = smtptest.New(GinkgoT(), smtptest.WithSTARTTLS(), smtptest.WithAuth("operator", "mail-password"))
+
+	node = &localnode.Node{Config: cfg, Binary: "/bin/false", Root: GinkgoT().TempDir()}
+	Expect(node.Start(ctx)).To(Succeed())
 
 	clock = clocktesting.NewFakeClock(time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC))
-	mgr, err := operator.NewManager(rest.CopyConfig(cfg), operator.Options{
+	opCfg := rest.CopyConfig(cfg)
+	opCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt} })
+	mgr, err := operator.NewManager(opCfg, operator.Options{
 		MetricsAddr:       "0",
 		ProbeAddr:         "0",
-		OperatorNamespace: "inboxchat-system",
+		OperatorNamespace: operatorNamespace,
 		Clock:             clock,
+		Notifier:          &operator.SMTPNotifier{Reader: k8s, Options: []mail.Option{mail.WithTLSConfig(smtp.ClientTLSConfig())}},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
-	_ = ctrl.Log
 })
 
 var _ = AfterSuite(func() {

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
+	"github.com/inboxchat/inboxchat-operator/internal/mail"
 )
 
 // TenantFinalizer holds a Tenant until its offboarding has run.
@@ -42,7 +47,22 @@ type TenantReconciler struct {
 	Clock clock.PassiveClock
 	// MaxConcurrentReconciles bounds parallel tenant reconciles.
 	MaxConcurrentReconciles int
+	// OperatorNamespace holds the operator's CA and offboarding receipts.
+	OperatorNamespace string
+	// Images of the managed stores.
+	Images StoreImages
+	// Network says where the ingress controller and DNS run.
+	Network NetworkOptions
+	// Ingress shapes the tenant Ingress.
+	Ingress IngressOptions
+	// Notifier e-mails the tenant admins; nil sends nothing.
+	Notifier Notifier
+
+	ca operatorCA
 }
+
+// ownedObject is a child the Tenant owns.
+type ownedObject = client.Object
 
 // +kubebuilder:rbac:groups=inboxchat.io,resources=tenants,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=inboxchat.io,resources=tenants/status,verbs=get;update;patch
@@ -99,22 +119,81 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		}
 	}
 	tenant.Status.ObservedGeneration = tenant.Generation
-	return r.summarize(tenant), nil
+	result = r.summarize(tenant)
+	if tenant.Status.FirstReadyAt == nil && conditionWas(tenant, v1alpha1.ConditionReady, "Provisioned") && !r.firstReadyRecorded(ctx, tenant) {
+		now := metav1.NewTime(r.Clock.Now().Truncate(time.Second))
+		tenant.Status.FirstReadyAt = &now
+		r.event(tenant, corev1.EventTypeNormal, "TenantReady", "Provision", "the tenant is provisioned and serving at %s", tenant.Status.URL)
+		r.notify(ctx, tenant, mail.KindTenantReady, mail.TenantReadyData{Tenant: tenant.Name, DisplayName: displayName(tenant), URL: tenant.Status.URL})
+	}
+	return result, nil
 }
 
 // steps lists the Tenant sub-reconcilers in order.
 func (r *TenantReconciler) steps() []tenantStep {
 	return []tenantStep{
 		r.reconcileNamespace,
+		r.reconcileRBAC,
+		r.reconcileNetwork,
+		r.reconcileSecrets,
+		r.reconcileTLS,
+		r.reconcileStores,
+		r.reconcileApp,
 	}
 }
 
-// summarize turns the detail conditions into the kstatus verdict.
-func (r *TenantReconciler) summarize(t *v1alpha1.Tenant) ctrl.Result {
-	t.Status.Namespace = t.NamespaceName()
-	t.Status.URL = "https://" + t.Spec.App.Host
-	markReady(t, "Provisioned", "the tenant is provisioned")
-	return ctrl.Result{}
+// applyAll sets the Tenant as owner and the operator's labels on each child,
+// then applies it (writing only what differs).
+func (r *TenantReconciler) applyAll(ctx context.Context, t *v1alpha1.Tenant, objs ...ownedObject) error {
+	a := applier{Client: r.Client, reader: r.APIReader, scheme: r.Scheme}
+	for _, obj := range objs {
+		labels := obj.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		for k, v := range tenantLabels(t) {
+			labels[k] = v
+		}
+		obj.SetLabels(labels)
+		if err := controllerutil.SetControllerReference(t, obj, r.Scheme); err != nil {
+			return err
+		}
+		wrote, err := a.apply(ctx, obj)
+		if err != nil {
+			return err
+		}
+		if wrote {
+			log.FromContext(ctx).V(1).Info("applied", "kind", fmt.Sprintf("%T", obj), "name", obj.GetName())
+		}
+	}
+	return nil
+}
+
+// adoptMetadata gives an existing object the Tenant's labels and owner
+// reference without touching its spec or data, writing only when needed.
+func (r *TenantReconciler) adoptMetadata(ctx context.Context, t *v1alpha1.Tenant, current, labelled client.Object) error {
+	updated := current.DeepCopyObject().(client.Object)
+	labels := updated.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	for k, v := range labelled.GetLabels() {
+		labels[k] = v
+	}
+	for k, v := range tenantLabels(t) {
+		labels[k] = v
+	}
+	updated.SetLabels(labels)
+	ann := updated.GetAnnotations()
+	delete(ann, annotationRetained)
+	updated.SetAnnotations(ann)
+	if err := controllerutil.SetControllerReference(t, updated, r.Scheme); err != nil {
+		return err
+	}
+	if equalLabelsAndOwners(current, updated) {
+		return nil
+	}
+	return r.Patch(ctx, updated, client.MergeFrom(current), fieldOwner)
 }
 
 // patchStatus writes the status once, only when it changed.
@@ -129,15 +208,16 @@ func (r *TenantReconciler) patchStatus(ctx context.Context, original, t *v1alpha
 	return err
 }
 
-// reconcileDelete runs offboarding and releases the finalizer.
-func (r *TenantReconciler) reconcileDelete(ctx context.Context, t *v1alpha1.Tenant) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(t, TenantFinalizer) {
-		return ctrl.Result{}, nil
+// firstReadyRecorded reads the Tenant through the API before the one-time
+// "tenant ready" notice: the cache may not show yet the status patch of the
+// reconcile that already sent it.
+func (r *TenantReconciler) firstReadyRecorded(ctx context.Context, t *v1alpha1.Tenant) bool {
+	fresh := &v1alpha1.Tenant{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(t), fresh); err != nil || fresh.Status.FirstReadyAt == nil {
+		return false
 	}
-	log.FromContext(ctx).Info("offboarding tenant", "policy", t.Spec.Offboarding.Policy)
-	patch := client.MergeFrom(t.DeepCopy())
-	controllerutil.RemoveFinalizer(t, TenantFinalizer)
-	return ctrl.Result{}, r.Patch(ctx, t, patch)
+	t.Status.FirstReadyAt = fresh.Status.FirstReadyAt
+	return true
 }
 
 // SetupWithManager registers the controller and its watches.
@@ -148,6 +228,17 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Tenant{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.Namespace{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&appsv1.StatefulSet{}).
+		Owns(&networkingv1.Ingress{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Named("tenant").
 		Complete(r)
@@ -155,6 +246,3 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // requeueAfter is a helper for waiting steps.
 func requeueAfter(d time.Duration) *ctrl.Result { return &ctrl.Result{RequeueAfter: d} }
-
-// now is the reconciler's clock as a metav1.Time.
-func (r *TenantReconciler) now() metav1.Time { return metav1.NewTime(r.Clock.Now()) }

@@ -1,59 +1,17 @@
 package controllers_test
 
 import (
-	"fmt"
-	"sync/atomic"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
 )
-
-var tenantSeq atomic.Int64
-
-// newTenant returns a minimal valid Tenant with a unique name.
-func newTenant(prefix string) *v1alpha1.Tenant {
-	name := fmt.Sprintf("%s-%d", prefix, tenantSeq.Add(1))
-	return &v1alpha1.Tenant{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: v1alpha1.TenantSpec{
-			App: v1alpha1.AppSpec{Image: "ghcr.io/inboxchat/app:1", Host: name + ".chat.example"},
-			Stores: v1alpha1.StoresSpec{Database: v1alpha1.DatabaseStore{
-				Managed: &v1alpha1.ManagedDatabase{Engine: v1alpha1.DatabaseEnginePostgres},
-			}},
-		},
-	}
-}
-
-// kstatusOf computes the kstatus verdict the way Flux and Argo CD do.
-func kstatusOf(obj client.Object) status.Status {
-	GinkgoHelper()
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	Expect(err).NotTo(HaveOccurred())
-	res, err := status.Compute(&unstructured.Unstructured{Object: u})
-	Expect(err).NotTo(HaveOccurred())
-	return res.Status
-}
-
-func getTenant(name string) *v1alpha1.Tenant {
-	GinkgoHelper()
-	t := &v1alpha1.Tenant{}
-	Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, t)).To(Succeed())
-	t.APIVersion, t.Kind = v1alpha1.GroupVersion.String(), "Tenant"
-	return t
-}
-
-func readyCondition(t *v1alpha1.Tenant) *metav1.Condition {
-	return meta.FindStatusCondition(t.Status.Conditions, v1alpha1.ConditionReady)
-}
 
 var _ = Describe("a Tenant's namespace", func() {
 	It("is created restricted, labelled and owned by the Tenant", func() {
@@ -124,10 +82,3 @@ var _ = Describe("a Tenant's namespace", func() {
 	})
 })
 
-func conditionStatus(obj interface{ GetConditions() []metav1.Condition }, typ string) metav1.ConditionStatus {
-	c := meta.FindStatusCondition(obj.GetConditions(), typ)
-	if c == nil {
-		return ""
-	}
-	return c.Status
-}

@@ -424,6 +424,10 @@ type TenantStatus struct {
 	// retention reports the prune worker.
 	// +optional
 	Retention *RetentionStatus `json:"retention,omitempty"`
+	// firstReadyAt is when the tenant first became Ready; its admins were
+	// e-mailed then.
+	// +optional
+	FirstReadyAt *metav1.Time `json:"firstReadyAt,omitempty"`
 	// lastReceipt is the newest erasure receipt of the tenant; the next
 	// receipt is chained to it.
 	// +optional

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -46,6 +47,33 @@ type Node struct {
 	ctx   context.Context
 	jobs  *jobReconciler
 	procs map[types.UID]*exec.Cmd
+
+	holdMu sync.Mutex
+	held   map[string]bool
+}
+
+// Hold stops the node from starting anything in namespace, as a node whose
+// pods have not come up yet; Release lets it go on.
+func (n *Node) Hold(namespace string) {
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	if n.held == nil {
+		n.held = map[string]bool{}
+	}
+	n.held[namespace] = true
+}
+
+// Release undoes Hold; the node acts on the namespace at its next event.
+func (n *Node) Release(namespace string) {
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	delete(n.held, namespace)
+}
+
+func (n *Node) isHeld(namespace string) bool {
+	n.holdMu.Lock()
+	defer n.holdMu.Unlock()
+	return n.held[namespace]
 }
 
 // ClaimDir is the local folder that stands for a PersistentVolumeClaim.
@@ -94,11 +122,11 @@ func (n *Node) Start(ctx context.Context) error {
 	log := ctrl.Log.WithName("localnode")
 	n.jobs = &jobReconciler{Client: mgr.GetClient(), reader: mgr.GetAPIReader(), node: n, log: log, running: map[types.UID]context.CancelFunc{}}
 	if err := ctrl.NewControllerManagedBy(mgr).For(&appsv1.Deployment{}).Named("localnode-deployments").
-		Complete(&deploymentReconciler{Client: mgr.GetClient()}); err != nil {
+		Complete(&deploymentReconciler{Client: mgr.GetClient(), node: n}); err != nil {
 		return err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).For(&appsv1.StatefulSet{}).Named("localnode-statefulsets").
-		Complete(&statefulSetReconciler{Client: mgr.GetClient()}); err != nil {
+		Complete(&statefulSetReconciler{Client: mgr.GetClient(), node: n}); err != nil {
 		return err
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).For(&batchv1.Job{}).Named("localnode-jobs").Complete(n.jobs); err != nil {

@@ -3,6 +3,7 @@ package localnode
 import (
 	"context"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -12,10 +13,19 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
+// heldRecheck is how often a held namespace is looked at again.
+const heldRecheck = 200 * time.Millisecond
+
 // deploymentReconciler marks a Deployment's replicas ready and available.
-type deploymentReconciler struct{ client.Client }
+type deploymentReconciler struct {
+	client.Client
+	node *Node
+}
 
 func (r *deploymentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if r.node.isHeld(req.Namespace) {
+		return ctrl.Result{RequeueAfter: heldRecheck}, nil
+	}
 	d := &appsv1.Deployment{}
 	if err := r.Get(ctx, req.NamespacedName, d); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -56,9 +66,15 @@ func setDeploymentCondition(s *appsv1.DeploymentStatus, typ appsv1.DeploymentCon
 }
 
 // statefulSetReconciler marks a StatefulSet's replicas ready and current.
-type statefulSetReconciler struct{ client.Client }
+type statefulSetReconciler struct {
+	client.Client
+	node *Node
+}
 
 func (r *statefulSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if r.node.isHeld(req.Namespace) {
+		return ctrl.Result{RequeueAfter: heldRecheck}, nil
+	}
 	s := &appsv1.StatefulSet{}
 	if err := r.Get(ctx, req.NamespacedName, s); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)

@@ -52,6 +52,14 @@ type Options struct {
 	SyncPeriod time.Duration
 	// Clock drives time-based behaviour; tests inject a fake.
 	Clock clock.PassiveClock
+	// Images of the managed stores; DefaultStoreImages when empty.
+	Images controllers.StoreImages
+	// Network says where the ingress controller and DNS run.
+	Network *controllers.NetworkOptions
+	// Ingress shapes tenant Ingresses.
+	Ingress *controllers.IngressOptions
+	// Notifier e-mails tenant admins; the SMTP notifier when nil.
+	Notifier controllers.Notifier
 }
 
 // Scheme returns the scheme with the built-in kinds and this operator's API.
@@ -124,6 +132,20 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
+	if o.Images == (controllers.StoreImages{}) {
+		o.Images = controllers.DefaultStoreImages()
+	}
+	if o.Network == nil {
+		n := controllers.DefaultNetworkOptions()
+		o.Network = &n
+	}
+	if o.Ingress == nil {
+		i := controllers.DefaultIngressOptions()
+		o.Ingress = &i
+	}
+	if o.Notifier == nil {
+		o.Notifier = &SMTPNotifier{Reader: mgr.GetAPIReader()}
+	}
 	if err := (&controllers.TenantReconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
@@ -131,6 +153,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Recorder:                mgr.GetEventRecorder("inboxchat-operator"),
 		Clock:                   o.Clock,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		OperatorNamespace:       o.OperatorNamespace,
+		Images:                  o.Images,
+		Network:                 *o.Network,
+		Ingress:                 *o.Ingress,
+		Notifier:                o.Notifier,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Tenant controller: %w", err)
 	}

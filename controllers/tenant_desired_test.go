@@ -1,0 +1,125 @@
+package controllers
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	psaapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+
+	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
+)
+
+func tenantWith(engine v1alpha1.DatabaseEngine, replicas int32) *v1alpha1.Tenant {
+	return &v1alpha1.Tenant{
+		ObjectMeta: metav1.ObjectMeta{Name: "acme"},
+		Spec: v1alpha1.TenantSpec{
+			Admins: []v1alpha1.TenantAdmin{{Email: "a@acme.example", User: "alice"}, {Email: "b@acme.example", Group: "acme-ops"}},
+			App:    v1alpha1.AppSpec{Image: "app:1", Host: "chat.acme.example", Replicas: ptr.To(replicas)},
+			Stores: v1alpha1.StoresSpec{Database: v1alpha1.DatabaseStore{Managed: &v1alpha1.ManagedDatabase{Engine: engine}}},
+		},
+	}
+}
+
+// Every pod the Tenant makes passes Pod Security "restricted", checked by the
+// same evaluator the API server's admission plugin uses.
+func TestEveryTenantPodPassesRestricted(t *testing.T) {
+	eval, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, engine := range []v1alpha1.DatabaseEngine{v1alpha1.DatabaseEnginePostgres, v1alpha1.DatabaseEngineMySQL} {
+		tn := tenantWith(engine, 2)
+		db, _ := desiredDatabase(tn, DefaultStoreImages())
+		redis, _ := desiredRedis(tn, DefaultStoreImages())
+		templates := map[string]corev1.PodTemplateSpec{
+			"app": desiredAppDeployment(tn).Spec.Template, "database/" + string(engine): db.Spec.Template, "redis": redis.Spec.Template,
+		}
+		for name, tpl := range templates {
+			res := policy.AggregateCheckResults(eval.EvaluatePod(
+				psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}, &tpl.ObjectMeta, &tpl.Spec))
+			if !res.Allowed {
+				t.Errorf("the %s pod violates Pod Security restricted: %s", name, res.ForbiddenDetail())
+			}
+		}
+	}
+}
+
+// Secret values reach containers only through secretKeyRef or mounted files.
+func TestNoSecretValueInPodSpecs(t *testing.T) {
+	tn := tenantWith(v1alpha1.DatabaseEnginePostgres, 1)
+	db, _ := desiredDatabase(tn, DefaultStoreImages())
+	redis, _ := desiredRedis(tn, DefaultStoreImages())
+	for _, spec := range []corev1.PodSpec{desiredAppDeployment(tn).Spec.Template.Spec, db.Spec.Template.Spec, redis.Spec.Template.Spec} {
+		for _, c := range spec.Containers {
+			for _, e := range c.Env {
+				sensitive := e.Name == "POSTGRES_PASSWORD" || e.Name == "MARIADB_PASSWORD" || e.Name == "REDISCLI_AUTH" ||
+					e.Name == "INBOXCHAT_DATABASE_DSN" || e.Name == "INBOXCHAT_REDIS_URL" || e.Name == "INBOXCHAT_SESSION_KEY"
+				if sensitive && (e.Value != "" || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil) {
+					t.Errorf("container %s: %s must come from a Secret key", c.Name, e.Name)
+				}
+			}
+		}
+	}
+}
+
+func TestAdminRoleIsLeastPrivilege(t *testing.T) {
+	tn := tenantWith(v1alpha1.DatabaseEnginePostgres, 1)
+	role := desiredAdminRole(tn)
+	for _, r := range role.Rules {
+		for _, list := range [][]string{r.APIGroups, r.Resources, r.Verbs} {
+			for _, v := range list {
+				if v == "*" {
+					t.Fatalf("the admin role has a wildcard: %+v", r)
+				}
+			}
+		}
+		for _, res := range r.Resources {
+			switch res {
+			case "broadcasts", "erasurerequests", "policyupdates", "broadcasts/status", "erasurerequests/status", "policyupdates/status":
+			default:
+				t.Errorf("the admin role grants %s, which is not one of the tenant's kinds", res)
+			}
+		}
+	}
+	rb := desiredAdminRoleBinding(tn)
+	if len(rb.Subjects) != 2 || rb.Subjects[0].Name != "alice" || rb.Subjects[1].Kind != "Group" || rb.Subjects[1].Name != "acme-ops" {
+		t.Fatalf("the binding should name user alice and group acme-ops, got %+v", rb.Subjects)
+	}
+}
+
+func TestNetworkPoliciesDenyByDefault(t *testing.T) {
+	tn := tenantWith(v1alpha1.DatabaseEngineMySQL, 1)
+	pols := desiredNetworkPolicies(tn, DefaultNetworkOptions())
+	deny := pols[0]
+	if len(deny.Spec.PodSelector.MatchLabels) != 0 || len(deny.Spec.Ingress) != 0 || len(deny.Spec.Egress) != 0 || len(deny.Spec.PolicyTypes) != 2 {
+		t.Fatalf("the first policy must deny all ingress and egress for every pod: %+v", deny.Spec)
+	}
+	var storeRule *networkingv1.NetworkPolicy
+	for _, p := range pols {
+		if p.Name == "inboxchat-allow-clients-to-stores" {
+			storeRule = p
+		}
+	}
+	if storeRule == nil || storeRule.Spec.Ingress[0].Ports[0].Port.IntValue() != 3306 {
+		t.Fatalf("a MySQL tenant's stores must accept clients on 3306: %+v", storeRule)
+	}
+}
+
+func TestPDBOnlyWithSeveralReplicasAndSuspendScalesToZero(t *testing.T) {
+	tn := tenantWith(v1alpha1.DatabaseEnginePostgres, 3)
+	if appReplicas(tn) != 3 {
+		t.Fatal("replicas not taken from the spec")
+	}
+	tn.Spec.Suspend = true
+	if *desiredAppDeployment(tn).Spec.Replicas != 0 {
+		t.Fatal("a suspended tenant's app must scale to zero")
+	}
+	ing := desiredIngress(tn, DefaultIngressOptions())
+	if len(ing.Spec.TLS) != 1 || ing.Spec.TLS[0].Hosts[0] != "chat.acme.example" || ing.Annotations["nginx.ingress.kubernetes.io/force-ssl-redirect"] != "true" {
+		t.Fatalf("the Ingress must serve the host over TLS only: %+v", ing)
+	}
+}
