@@ -1,7 +1,6 @@
 package controllers_test
 
 import (
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -81,4 +80,3 @@ var _ = Describe("a Tenant's namespace", func() {
 		}).Should(Equal(metav1.ConditionTrue))
 	})
 })
-

@@ -264,7 +264,9 @@ var _ = Describe("a Tenant", func() {
 			dbCreds := secretData(tn, "inboxchat-db-credentials")
 
 			Expect(k8s.Delete(ctx, getTenant(tn.Name))).To(Succeed())
-			Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: tn.Name}, &v1alpha1.Tenant{})) }).Should(BeTrue())
+			Eventually(func() bool {
+				return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: tn.Name}, &v1alpha1.Tenant{}))
+			}).Should(BeTrue())
 
 			ns := &corev1.Namespace{}
 			Expect(k8s.Get(ctx, client.ObjectKey{Name: tn.NamespaceName()}, ns)).To(Succeed())
@@ -323,10 +325,11 @@ var _ = Describe("a Tenant", func() {
 			patch = client.MergeFrom(t.DeepCopy())
 			t.Annotations[v1alpha1.AnnotationConfirmErase] = tn.Name
 			Expect(k8s.Patch(ctx, t, patch)).To(Succeed())
-			Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: tn.Name}, &v1alpha1.Tenant{})) }).Should(BeTrue())
+			Eventually(func() bool {
+				return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: tn.Name}, &v1alpha1.Tenant{}))
+			}).Should(BeTrue())
 			Expect(k8s.Get(ctx, client.ObjectKey{Name: tn.NamespaceName()}, ns)).To(Succeed())
 			Expect(ns.DeletionTimestamp).NotTo(BeNil(), "the namespace, and with it the managed stores' volumes, is deleted")
 		})
 	})
 })
-
