@@ -8,6 +8,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/inboxchat/inboxchat-operator/controllers"
 	"github.com/inboxchat/inboxchat-operator/internal/operator"
 )
 
@@ -24,12 +25,24 @@ func runManager(args []string) error {
 	fs.IntVar(&o.Burst, "kube-api-burst", 100, "burst of queries to the API server")
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "parallel reconciles per controller")
 	fs.DurationVar(&o.SyncPeriod, "sync-period", 0, "full resync period (0: controller-runtime's default)")
+	images := controllers.DefaultStoreImages()
+	fs.StringVar(&images.Postgres, "postgres-image", images.Postgres, "image of managed PostgreSQL stores")
+	fs.StringVar(&images.MySQL, "mysql-image", images.MySQL, "image of managed MySQL stores (a MariaDB image)")
+	fs.StringVar(&images.Redis, "redis-image", images.Redis, "image of managed Redis session stores")
+	ingress := controllers.DefaultIngressOptions()
+	fs.StringVar(&ingress.ClassName, "ingress-class", ingress.ClassName, "IngressClass of tenant Ingresses (empty: the cluster default)")
+	network := controllers.DefaultNetworkOptions()
+	ingressNS := fs.String("ingress-namespace", network.IngressNamespaceSelector["kubernetes.io/metadata.name"], "namespace of the ingress controller, allowed to reach tenant apps")
 	zopts := zap.Options{Development: false, TimeEncoder: zapcore.ISO8601TimeEncoder}
 	zopts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o.QPS = float32(*qps)
+	o.Images = images
+	o.Ingress = &ingress
+	network.IngressNamespaceSelector = map[string]string{"kubernetes.io/metadata.name": *ingressNS}
+	o.Network = &network
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 
 	mgr, err := operator.NewManager(ctrl.GetConfigOrDie(), o)

@@ -5,6 +5,8 @@ package operator
 
 import (
 	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -23,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
@@ -160,6 +163,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Notifier:                o.Notifier,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Tenant controller: %w", err)
+	}
+	if err := metrics.Registry.Register(newTenantCollector(mgr.GetClient())); err != nil {
+		if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
+			return nil, err
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err
