@@ -1,6 +1,18 @@
-// Package crypto holds the tenant's cryptography: the versioned AES-256-GCM
-// keyring that encrypts personal data at rest, the HMAC blind index used to
-// look encrypted fields up, signed unsubscribe tokens, subject fingerprints
-// and the erasure receipt chain. It has no Kubernetes imports; the keyring
-// serialises to the data of a Secret.
+// Package crypto holds a tenant's cryptography, with no Kubernetes imports:
+//
+//   - [Keyring]: versioned AES-256-GCM keys (k1, k2, ...) that encrypt
+//     personal data at rest, rotated on a schedule, serialised to the data of
+//     a Secret;
+//   - [Keyring.Seal] and [Keyring.Open]: field encryption whose ciphertext
+//     names the key that sealed it, so data sealed before a rotation opens
+//     after it;
+//   - [BlindIndex]: a keyed HMAC of a normalised value, for equality lookups
+//     of encrypted fields;
+//   - [SignUnsubscribe] and [VerifyUnsubscribe]: signed unsubscribe tokens
+//     that carry opaque ids only;
+//   - [SubjectFingerprint]: a keyed, irreversible name for a data subject;
+//   - [NextReceipt] and [VerifyReceiptChain]: the erasure receipt chain;
+//   - [GenerateSecret] and [NewAppSecretData]: generated credentials and keys.
+//
+// Errors never carry plaintext, keys or tokens.
 package crypto
