@@ -19,6 +19,7 @@ func runManager(args []string) error {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", `address of the metrics endpoint; "0" turns it off`)
 	fs.BoolVar(&o.SecureMetrics, "metrics-secure", true, "serve metrics over HTTPS with Kubernetes authentication and authorization")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "address of Go's pprof endpoints (off when empty)")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "elect one active replica")
 	fs.StringVar(&o.OperatorNamespace, "operator-namespace", envOr("POD_NAMESPACE", "inboxchat-system"), "namespace of the operator's CA and offboarding receipts")
 	qps := fs.Float64("kube-api-qps", 50, "queries per second to the API server")
@@ -33,6 +34,8 @@ func runManager(args []string) error {
 	fs.StringVar(&ingress.ClassName, "ingress-class", ingress.ClassName, "IngressClass of tenant Ingresses (empty: the cluster default)")
 	network := controllers.DefaultNetworkOptions()
 	ingressNS := fs.String("ingress-namespace", network.IngressNamespaceSelector["kubernetes.io/metadata.name"], "namespace of the ingress controller, allowed to reach tenant apps")
+	worker := controllers.DefaultWorkerOptions()
+	fs.StringVar(&worker.Image, "worker-image", envOr("OPERATOR_IMAGE", worker.Image), "image of the worker Jobs (the operator's own image)")
 	zopts := zap.Options{Development: false, TimeEncoder: zapcore.ISO8601TimeEncoder}
 	zopts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -43,6 +46,7 @@ func runManager(args []string) error {
 	o.Ingress = &ingress
 	network.IngressNamespaceSelector = map[string]string{"kubernetes.io/metadata.name": *ingressNS}
 	o.Network = &network
+	o.Worker = &worker
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 
 	mgr, err := operator.NewManager(ctrl.GetConfigOrDie(), o)

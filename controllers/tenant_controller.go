@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
@@ -58,7 +58,8 @@ type TenantReconciler struct {
 	// Notifier e-mails the tenant admins; nil sends nothing.
 	Notifier Notifier
 
-	ca operatorCA
+	ca   operatorCA
+	memo appliedMemo
 }
 
 // ownedObject is a child the Tenant owns.
@@ -142,31 +143,9 @@ func (r *TenantReconciler) steps() []tenantStep {
 	}
 }
 
-// applyAll sets the Tenant as owner and the operator's labels on each child,
-// then applies it (writing only what differs).
+// applyAll applies the Tenant's children (see applyOwned).
 func (r *TenantReconciler) applyAll(ctx context.Context, t *v1alpha1.Tenant, objs ...ownedObject) error {
-	a := applier{Client: r.Client, reader: r.APIReader, scheme: r.Scheme}
-	for _, obj := range objs {
-		labels := obj.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		for k, v := range tenantLabels(t) {
-			labels[k] = v
-		}
-		obj.SetLabels(labels)
-		if err := controllerutil.SetControllerReference(t, obj, r.Scheme); err != nil {
-			return err
-		}
-		wrote, err := a.apply(ctx, obj)
-		if err != nil {
-			return err
-		}
-		if wrote {
-			log.FromContext(ctx).V(1).Info("applied", "kind", fmt.Sprintf("%T", obj), "name", obj.GetName())
-		}
-	}
-	return nil
+	return applier{Client: r.Client, reader: r.APIReader, scheme: r.Scheme, memo: &r.memo}.applyOwned(ctx, t, tenantLabels(t), objs...)
 }
 
 // adoptMetadata gives an existing object the Tenant's labels and owner
@@ -220,6 +199,11 @@ func (r *TenantReconciler) firstReadyRecorded(ctx context.Context, t *v1alpha1.T
 	return true
 }
 
+// ignoreCreate drops the create events of children: the operator made them
+// itself a moment ago (or, after a restart, reconciles every Tenant anyway),
+// so only their changes and deletions -- drift -- need a reconcile.
+var ignoreCreate = builder.WithPredicates(predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }})
+
 // SetupWithManager registers the controller and its watches.
 func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
@@ -227,18 +211,18 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Tenant{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&corev1.Namespace{}).
-		Owns(&corev1.Secret{}).
-		Owns(&corev1.Service{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&corev1.PersistentVolumeClaim{}).
-		Owns(&appsv1.Deployment{}).
-		Owns(&appsv1.StatefulSet{}).
-		Owns(&networkingv1.Ingress{}).
-		Owns(&networkingv1.NetworkPolicy{}).
-		Owns(&policyv1.PodDisruptionBudget{}).
-		Owns(&rbacv1.Role{}).
-		Owns(&rbacv1.RoleBinding{}).
+		Owns(&corev1.Namespace{}, ignoreCreate).
+		Owns(&corev1.Secret{}, ignoreCreate).
+		Owns(&corev1.Service{}, ignoreCreate).
+		Owns(&corev1.ServiceAccount{}, ignoreCreate).
+		Owns(&corev1.PersistentVolumeClaim{}, ignoreCreate).
+		Owns(&appsv1.Deployment{}, ignoreCreate).
+		Owns(&appsv1.StatefulSet{}, ignoreCreate).
+		Owns(&networkingv1.Ingress{}, ignoreCreate).
+		Owns(&networkingv1.NetworkPolicy{}, ignoreCreate).
+		Owns(&policyv1.PodDisruptionBudget{}, ignoreCreate).
+		Owns(&rbacv1.Role{}, ignoreCreate).
+		Owns(&rbacv1.RoleBinding{}, ignoreCreate).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Named("tenant").
 		Complete(r)

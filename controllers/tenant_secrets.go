@@ -101,18 +101,16 @@ func (r *TenantReconciler) reconcileSecrets(ctx context.Context, t *v1alpha1.Ten
 		return r.stalledBackoff(t), nil
 	}
 	ns := t.NamespaceName()
-	if err := r.ensureGeneratedSecret(ctx, t, appSecretName, func() map[string][]byte {
+	generated := []generatedSecret{{appSecretName, []string{"unsubscribe-key", "blind-index-key"}, func() map[string][]byte {
 		return map[string][]byte{
 			"session-key":     []byte(crypto.GenerateSecret(32)),
 			"unsubscribe-key": []byte(crypto.GenerateSecret(32)),
 			"blind-index-key": []byte(crypto.GenerateSecret(32)),
 		}
-	}); err != nil {
-		return nil, err
-	}
+	}}}
 	if t.Spec.Stores.Database.Managed != nil {
 		host := fmt.Sprintf("%s.%s.svc", dbName, ns)
-		if err := r.ensureGeneratedSecret(ctx, t, dbSecretName, func() map[string][]byte {
+		generated = append(generated, generatedSecret{dbSecretName, []string{"password", "root-password"}, func() map[string][]byte {
 			pw := crypto.GenerateSecret(24)
 			return map[string][]byte{
 				"username":      []byte(databaseUser),
@@ -120,20 +118,38 @@ func (r *TenantReconciler) reconcileSecrets(ctx context.Context, t *v1alpha1.Ten
 				"root-password": []byte(crypto.GenerateSecret(24)),
 				"dsn":           []byte(databaseDSN(t.Spec.Stores.Database.Managed.Engine, host, pw)),
 			}
-		}); err != nil {
-			return nil, err
-		}
+		}})
 	}
 	if managedSessions(t) {
-		if err := r.ensureGeneratedSecret(ctx, t, redisSecretName, func() map[string][]byte {
+		generated = append(generated, generatedSecret{redisSecretName, []string{"password"}, func() map[string][]byte {
 			pw := crypto.GenerateSecret(24)
 			return map[string][]byte{
 				"password":   []byte(pw),
 				"url":        []byte(fmt.Sprintf("rediss://:%s@%s.%s.svc:6379/0", url.QueryEscape(pw), redisName, ns)),
 				"redis.conf": []byte(redisConfig(pw)),
 			}
-		}); err != nil {
+		}})
+	}
+	var made []string
+	defer func() {
+		if len(made) > 0 {
+			r.event(t, corev1.EventTypeNormal, "SecretsGenerated", "Generate", "generated Secrets %s in %s", strings.Join(made, ", "), ns)
+		}
+	}()
+	for _, g := range generated {
+		created, lost, err := r.ensureGeneratedSecret(ctx, t, g.name, g.irreplaceable, g.generate)
+		if err != nil {
 			return nil, err
+		}
+		if created {
+			made = append(made, g.name)
+		}
+		if len(lost) > 0 {
+			msg := fmt.Sprintf("the key(s) %s of the generated Secret %s/%s were removed; restore them from a backup -- a new value would break what the old one protects (sent unsubscribe links, blind indexes, store credentials)",
+				strings.Join(lost, ", "), ns, g.name)
+			setCondition(t, v1alpha1.ConditionSecretsReady, metav1.ConditionFalse, "SecretKeyLost", msg)
+			markStalled(t, "SecretKeyLost", msg)
+			return r.stalledBackoff(t), nil
 		}
 	}
 	if stop, err := r.reconcileKeyring(ctx, t); stop != nil || err != nil {
@@ -141,6 +157,14 @@ func (r *TenantReconciler) reconcileSecrets(ctx context.Context, t *v1alpha1.Ten
 	}
 	setCondition(t, v1alpha1.ConditionSecretsReady, metav1.ConditionTrue, "SecretsReady", "generated secrets exist and referenced secrets are present")
 	return nil, nil
+}
+
+// generatedSecret is a Secret the operator makes once, with the keys that
+// must never be regenerated.
+type generatedSecret struct {
+	name          string
+	irreplaceable []string
+	generate      func() map[string][]byte
 }
 
 // databaseDSN is the connection string of a managed database, over TLS
@@ -171,24 +195,24 @@ func redisConfig(password string) string {
 	}, "\n")
 }
 
-// getOwnedSecret finds a Secret in the cache, or through the API when it was
-// retained by an earlier Tenant of this name (and so lost its labels' owner).
+// getOwnedSecret reads a generated Secret, data included, through the API:
+// the cache keeps only the Secrets' metadata, and a Secret retained by an
+// earlier Tenant of this name is not in it at all.
 func (r *TenantReconciler) getOwnedSecret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
 	s := &corev1.Secret{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)
-	if apierrors.IsNotFound(err) {
-		err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s)
-	}
-	if err != nil {
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
 // ensureGeneratedSecret creates a Secret from generate when it does not
-// exist. An existing Secret keeps its values; keys missing from it are filled
-// in, and it gets the Tenant's labels and owner back.
-func (r *TenantReconciler) ensureGeneratedSecret(ctx context.Context, t *v1alpha1.Tenant, name string, generate func() map[string][]byte) error {
+// exist. An existing Secret keeps its values and gets the Tenant's labels and
+// owner back. A key missing from it is filled in, unless it is one of the
+// irreplaceable keys -- a new value would break what the old one protects
+// (sent unsubscribe links, stored blind indexes, an initialised database) --
+// which are returned as lost instead.
+func (r *TenantReconciler) ensureGeneratedSecret(ctx context.Context, t *v1alpha1.Tenant, name string, irreplaceable []string, generate func() map[string][]byte) (created bool, lost []string, err error) {
 	ns := t.NamespaceName()
 	cur, err := r.getOwnedSecret(ctx, ns, name)
 	if apierrors.IsNotFound(err) {
@@ -198,16 +222,23 @@ func (r *TenantReconciler) ensureGeneratedSecret(ctx context.Context, t *v1alpha
 			Data:       generate(),
 		}
 		if err := controllerutil.SetControllerReference(t, s, r.Scheme); err != nil {
-			return err
+			return false, nil, err
 		}
 		if err := r.Create(ctx, s, fieldOwner); err != nil {
-			return fmt.Errorf("creating Secret %s/%s: %w", ns, name, err)
+			return false, nil, fmt.Errorf("creating Secret %s/%s: %w", ns, name, err)
 		}
-		r.event(t, corev1.EventTypeNormal, "SecretGenerated", "Generate", "generated Secret %s/%s", ns, name)
-		return nil
+		return true, nil, nil
 	}
 	if err != nil {
-		return err
+		return false, nil, err
+	}
+	for _, k := range irreplaceable {
+		if len(cur.Data[k]) == 0 {
+			lost = append(lost, k)
+		}
+	}
+	if len(lost) > 0 {
+		return false, lost, nil
 	}
 	updated := cur.DeepCopy()
 	for k, v := range generate() {
@@ -220,9 +251,9 @@ func (r *TenantReconciler) ensureGeneratedSecret(ctx context.Context, t *v1alpha
 	}
 	if len(updated.Data) != len(cur.Data) {
 		if err := r.Patch(ctx, updated, client.MergeFrom(cur), fieldOwner); err != nil {
-			return err
+			return false, nil, err
 		}
 		cur = updated
 	}
-	return r.adoptMetadata(ctx, t, cur, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: tenantLabels(t)}})
+	return false, nil, r.adoptMetadata(ctx, t, cur, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: tenantLabels(t)}})
 }

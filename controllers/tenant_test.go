@@ -166,13 +166,25 @@ var _ = Describe("a Tenant", func() {
 		}).Should(Equal(tn.Spec.App.Image))
 		Expect(*dep.Spec.Template.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation).To(BeFalse())
 
-		By("re-adding a key deleted from a generated Secret without changing the others")
+		By("re-adding a replaceable key deleted from a generated Secret without changing the others")
+		unsubscribeKey := secretData(tn, "inboxchat-app")["unsubscribe-key"]
 		app := &corev1.Secret{}
 		Expect(k8s.Get(ctx, in(tn, "inboxchat-app"), app)).To(Succeed())
-		delete(app.Data, "unsubscribe-key")
+		delete(app.Data, "session-key")
 		Expect(k8s.Update(ctx, app)).To(Succeed())
-		Eventually(func() map[string][]byte { return secretData(tn, "inboxchat-app") }).Should(HaveKey("unsubscribe-key"))
-		Expect(secretData(tn, "inboxchat-app")["session-key"]).To(Equal(sessionKey), "generated values are never regenerated")
+		Eventually(func() map[string][]byte { return secretData(tn, "inboxchat-app") }).Should(HaveKey("session-key"))
+		Expect(secretData(tn, "inboxchat-app")["session-key"]).NotTo(Equal(sessionKey), "a lost session key only logs users out")
+		Expect(secretData(tn, "inboxchat-app")["unsubscribe-key"]).To(Equal(unsubscribeKey), "generated values are never regenerated")
+
+		By("stalling, not regenerating, when an irreplaceable key is removed")
+		Expect(k8s.Get(ctx, in(tn, "inboxchat-app"), app)).To(Succeed())
+		delete(app.Data, "blind-index-key")
+		Expect(k8s.Update(ctx, app)).To(Succeed())
+		Eventually(tenantStatus(tn.Name)).Should(Equal(status.FailedStatus))
+		c := condition(getTenant(tn.Name), v1alpha1.ConditionSecretsReady)
+		Expect(c.Reason).To(Equal("SecretKeyLost"))
+		Expect(c.Message).To(ContainSubstring("blind-index-key"))
+		Expect(secretData(tn, "inboxchat-app")).NotTo(HaveKey("blind-index-key"))
 	})
 
 	It("stalls with a reason that names a missing Secret, backs off, and recovers when it appears", func() {

@@ -139,12 +139,23 @@ type ErasureRequestStatus struct {
 	// receipt is a hash over the results chained to the tenant's previous receipt.
 	// +optional
 	Receipt string `json:"receipt,omitempty"`
+	// previousReceipt is the tenant's receipt this one is chained to.
+	// +optional
+	PreviousReceipt string `json:"previousReceipt,omitempty"`
 	// completedAt is when the request completed.
 	// +optional
 	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
 	// jobName is the worker Job.
 	// +optional
 	JobName string `json:"jobName,omitempty"`
+	// message says what failed, naming the store and the reason, never
+	// personal data.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// lastRetry is the value of the inboxchat.io/retry annotation that was
+	// last acted on.
+	// +optional
+	LastRetry string `json:"lastRetry,omitempty"`
 }
 
 // ErasureRequest erases (and optionally first exports) everything the tenant
@@ -157,6 +168,7 @@ type ErasureRequestStatus struct {
 // +kubebuilder:printcolumn:name="Dry-Run",type=boolean,JSONPath=`.spec.dryRun`,priority=1
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Deadline",type=date,JSONPath=`.status.deadline`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
 // +kubebuilder:printcolumn:name="Receipt",type=string,JSONPath=`.status.receipt`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ErasureRequest struct {

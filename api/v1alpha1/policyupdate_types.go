@@ -94,6 +94,10 @@ type PolicyUpdateStatus struct {
 	// jobName is the notify worker Job.
 	// +optional
 	JobName string `json:"jobName,omitempty"`
+	// lastRetry is the value of the inboxchat.io/retry annotation that was
+	// last acted on.
+	// +optional
+	LastRetry string `json:"lastRetry,omitempty"`
 }
 
 // PolicyUpdate publishes a privacy-policy version to the tenant's app and

@@ -40,6 +40,8 @@ type Options struct {
 	SecureMetrics bool
 	// ProbeAddr serves /healthz and /readyz; "0" turns them off.
 	ProbeAddr string
+	// PprofAddr serves Go's pprof endpoints; empty or "0" turns them off.
+	PprofAddr string
 	// LeaderElection makes one replica active at a time.
 	LeaderElection bool
 	// LeaderElectionNamespace holds the lease (defaults to the pod's namespace).
@@ -63,6 +65,8 @@ type Options struct {
 	Ingress *controllers.IngressOptions
 	// Notifier e-mails tenant admins; the SMTP notifier when nil.
 	Notifier controllers.Notifier
+	// Worker says how worker Jobs run; DefaultWorkerOptions when nil.
+	Worker *controllers.WorkerOptions
 }
 
 // Scheme returns the scheme with the built-in kinds and this operator's API.
@@ -85,24 +89,25 @@ func managedSelector() labels.Selector {
 // through the uncached API reader.
 func CacheOptions() cache.Options {
 	owned := cache.ByObject{Label: managedSelector()}
+	slim := cache.ByObject{Label: managedSelector(), Transform: slimObject}
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Namespace{}:             owned,
-			&corev1.Secret{}:                owned,
-			&corev1.ConfigMap{}:             owned,
-			&corev1.Service{}:               owned,
-			&corev1.ServiceAccount{}:        owned,
-			&corev1.PersistentVolumeClaim{}: owned,
-			&appsv1.Deployment{}:            owned,
-			&appsv1.StatefulSet{}:           owned,
+			&corev1.Namespace{}:             slim,
+			&corev1.Secret{}:                slim,
+			&corev1.ConfigMap{}:             slim,
+			&corev1.Service{}:               slim,
+			&corev1.ServiceAccount{}:        slim,
+			&corev1.PersistentVolumeClaim{}: slim,
+			&appsv1.Deployment{}:            slim,
+			&appsv1.StatefulSet{}:           slim,
 			&batchv1.Job{}:                  owned,
 			&batchv1.CronJob{}:              owned,
-			&networkingv1.Ingress{}:         owned,
-			&networkingv1.NetworkPolicy{}:   owned,
-			&policyv1.PodDisruptionBudget{}: owned,
-			&rbacv1.Role{}:                  owned,
-			&rbacv1.RoleBinding{}:           owned,
+			&networkingv1.Ingress{}:         slim,
+			&networkingv1.NetworkPolicy{}:   slim,
+			&policyv1.PodDisruptionBudget{}: slim,
+			&rbacv1.Role{}:                  slim,
+			&rbacv1.RoleBinding{}:           slim,
 		},
 	}
 }
@@ -127,6 +132,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Cache:                         cacheOpts,
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics},
 		HealthProbeBindAddress:        o.ProbeAddr,
+		PprofBindAddress:              o.PprofAddr,
 		LeaderElection:                o.LeaderElection,
 		LeaderElectionID:              "inboxchat-operator.inboxchat.io",
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
@@ -163,6 +169,34 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Notifier:                o.Notifier,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Tenant controller: %w", err)
+	}
+	if o.Worker == nil {
+		w := controllers.DefaultWorkerOptions()
+		o.Worker = &w
+	}
+	if err := (&controllers.ErasureRequestReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Scheme:                  mgr.GetScheme(),
+		Recorder:                mgr.GetEventRecorder("inboxchat-operator"),
+		Clock:                   o.Clock,
+		Worker:                  *o.Worker,
+		Notifier:                o.Notifier,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the ErasureRequest controller: %w", err)
+	}
+	if err := (&controllers.PolicyUpdateReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Scheme:                  mgr.GetScheme(),
+		Recorder:                mgr.GetEventRecorder("inboxchat-operator"),
+		Clock:                   o.Clock,
+		Worker:                  *o.Worker,
+		Notifier:                o.Notifier,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the PolicyUpdate controller: %w", err)
 	}
 	if err := metrics.Registry.Register(newTenantCollector(mgr.GetClient())); err != nil {
 		if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {

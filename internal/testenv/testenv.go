@@ -53,11 +53,15 @@ func Environment() (*envtest.Environment, error) {
 			return nil, fmt.Errorf("%s is missing from KUBEBUILDER_ASSETS=%s: run `make envtest` to build it", bin, assets)
 		}
 	}
-	return &envtest.Environment{
+	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
-	}, nil
+	}
+	// envtest's default service range (a /24) runs out after about 250
+	// Services; a cluster-sized range lets benchmarks make thousands.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/12")
+	return env, nil
 }
 
 // Start starts the control plane and returns its environment and admin config.

@@ -1,0 +1,58 @@
+package operator
+
+import (
+	"reflect"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/inboxchat/inboxchat-operator/controllers"
+)
+
+// slimObject is the cache transform of the operator's children: it keeps
+// the metadata the controllers read (name, labels, owner references,
+// generation) and the status of workloads, replaces everything else by a
+// hash of it (see controllers.ObservedHash), and drops managed fields. The
+// cache then holds a few hundred bytes per object instead of whole pod
+// templates and certificates, so its memory stays small with thousands of
+// tenants; the controllers read a full object through the API only when its
+// hash changed.
+func slimObject(obj any) (any, error) {
+	o, ok := obj.(client.Object)
+	if !ok {
+		return obj, nil
+	}
+	hash, err := controllers.ObservedHash(o)
+	if err != nil {
+		return obj, nil
+	}
+	meta := metav1.ObjectMeta{
+		Name: o.GetName(), Namespace: o.GetNamespace(), UID: o.GetUID(), ResourceVersion: o.GetResourceVersion(),
+		Generation: o.GetGeneration(), CreationTimestamp: o.GetCreationTimestamp(), DeletionTimestamp: o.GetDeletionTimestamp(),
+		OwnerReferences: o.GetOwnerReferences(), Finalizers: o.GetFinalizers(),
+		Annotations: map[string]string{controllers.ObservedHashAnnotation: hash},
+	}
+	// Labels are read from the cache only on namespaces (which Tenant) and
+	// claims (re-adopting retained data); elsewhere the hash covers them.
+	switch o.(type) {
+	case *corev1.Namespace, *corev1.PersistentVolumeClaim:
+		meta.Labels = o.GetLabels()
+		for k, v := range o.GetAnnotations() {
+			meta.Annotations[k] = v
+		}
+	}
+	var slim client.Object
+	switch v := o.(type) {
+	case *appsv1.Deployment:
+		slim = &appsv1.Deployment{TypeMeta: v.TypeMeta, Status: v.Status, Spec: appsv1.DeploymentSpec{Replicas: v.Spec.Replicas}}
+	case *appsv1.StatefulSet:
+		slim = &appsv1.StatefulSet{TypeMeta: v.TypeMeta, Status: v.Status, Spec: appsv1.StatefulSetSpec{Replicas: v.Spec.Replicas}}
+	default:
+		// A zero value of the same type, which gets the metadata only.
+		slim = reflect.New(reflect.TypeOf(o).Elem()).Interface().(client.Object)
+	}
+	meta.DeepCopyInto(slim.(metav1.ObjectMetaAccessor).GetObjectMeta().(*metav1.ObjectMeta))
+	return slim, nil
+}

@@ -1,0 +1,332 @@
+// Command tenants is the Tenant benchmark (`make bench-tenants`): it creates
+// many Tenants at once against the local control plane and measures the
+// seconds until all are Ready, the operator's peak RSS, and the operator's
+// API writes per Tenant created and per no-op resync. In the same run it
+// measures the control plane's raw write floor: the seconds to create the
+// same number of plain objects with unthrottled concurrent clients.
+//
+// The operator runs as its own process (bin/inboxchat-operator), so its RSS is
+// its own; the local stand-in node marks the workloads available.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
+	"github.com/inboxchat/inboxchat-operator/internal/localnode"
+	"github.com/inboxchat/inboxchat-operator/internal/operator"
+	"github.com/inboxchat/inboxchat-operator/internal/testenv"
+)
+
+var (
+	pprofAddr = flag.String("operator-pprof", "", "serve the operator's pprof on this address")
+	memLimit  = flag.String("operator-gomemlimit", "100MiB", "the operator's GOMEMLIMIT, as the manager Deployment sets it")
+)
+
+func main() {
+	n := flag.Int("tenants", 1000, "Tenants to create")
+	perTenant := flag.Int("objects-per-tenant", 25, "plain objects per tenant for the write floor")
+	workers := flag.Int("clients", 64, "concurrent clients for the write floor and for creating Tenants")
+	qps := flag.Int("operator-qps", 2000, "the operator's --kube-api-qps")
+	concurrency := flag.Int("operator-concurrency", 16, "the operator's --max-concurrent-reconciles")
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
+	if err := run(*n, *perTenant, *workers, *qps, *concurrency); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n, perTenant, workers, qps, concurrency int) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return err
+	}
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		return err
+	}
+	defer env.Stop()
+	cfg.QPS, cfg.Burst = -1, 0 // unthrottled: the bench measures the control plane
+	c, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		return err
+	}
+	for _, ns := range []string{"inboxchat-system", "floor"} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+
+	fmt.Printf("write floor: creating %d ConfigMaps with %d concurrent clients ...\n", n*perTenant, workers)
+	floor, err := parallel(n*perTenant, workers, func(i int) error {
+		return c.Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("floor-%d", i), Namespace: "floor"},
+			Data:       map[string]string{"k": strings.Repeat("x", 512)},
+		})
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("write floor: %.1f s (%.0f writes/s)\n", floor.Seconds(), float64(n*perTenant)/floor.Seconds())
+
+	bin := filepath.Join(root, "bin", "inboxchat-operator")
+	build := exec.Command("go", "build", "-o", bin, "./cmd")
+	build.Dir, build.Stderr = root, os.Stderr
+	if err := build.Run(); err != nil {
+		return err
+	}
+	kubeconfig, err := writeKubeconfig(env)
+	if err != nil {
+		return err
+	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	op := exec.CommandContext(ctx, bin, "manager",
+		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
+		"--operator-namespace=inboxchat-system", "--kube-api-qps="+strconv.Itoa(qps), "--kube-api-burst="+strconv.Itoa(2*qps),
+		"--max-concurrent-reconciles="+strconv.Itoa(concurrency), "--zap-log-level=error", "--pprof-bind-address="+*pprofAddr)
+	// GOMEMLIMIT as config/manager and the chart set it for the operator.
+	op.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "GOMEMLIMIT="+*memLimit)
+	op.Stderr = os.Stderr
+	if err := op.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = op.Process.Kill(); _, _ = op.Process.Wait() }()
+
+	node := &localnode.Node{Config: rest.CopyConfig(cfg), Binary: "/bin/false", Root: filepath.Join(os.TempDir(), "inboxchat-bench-node")}
+	if err := node.Start(ctx); err != nil {
+		return err
+	}
+
+	fmt.Printf("tenants: creating %d Tenants ...\n", n)
+	start := time.Now()
+	if _, err := parallel(n, workers, func(i int) error {
+		return c.Create(ctx, benchTenant(i))
+	}); err != nil {
+		return err
+	}
+	var ready int
+	for {
+		ready, err = countReady(ctx, c)
+		if err != nil {
+			return err
+		}
+		if ready == n {
+			break
+		}
+		if time.Since(start) > 15*time.Minute {
+			return fmt.Errorf("only %d of %d Tenants Ready after 15 minutes", ready, n)
+		}
+		time.Sleep(time.Second)
+	}
+	allReady := time.Since(start)
+	if *pprofAddr != "" {
+		if err := saveHeapProfile(*pprofAddr, filepath.Join(os.TempDir(), "inboxchat-bench-heap.prof")); err != nil {
+			return err
+		}
+	}
+	writesCreate, err := operatorWrites(metricsAddr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("tenants: all %d Ready in %.1f s (%.2f x the write floor)\n", n, allReady.Seconds(), allReady.Seconds()/floor.Seconds())
+	fmt.Printf("tenants: %.1f operator API writes per Tenant created\n", float64(writesCreate)/float64(n))
+
+	// Settle, then make every Tenant reconcile again with nothing to change.
+	time.Sleep(3 * time.Second)
+	settled, err := operatorWrites(metricsAddr)
+	if err != nil {
+		return err
+	}
+	if _, err := parallel(n, workers, func(i int) error {
+		t := &v1alpha1.Tenant{}
+		if err := c.Get(ctx, client.ObjectKey{Name: tenantName(i)}, t); err != nil {
+			return err
+		}
+		patch := client.MergeFrom(t.DeepCopy())
+		t.Annotations = map[string]string{"bench.inboxchat.io/resync": time.Now().String()}
+		return c.Patch(ctx, t, patch)
+	}); err != nil {
+		return err
+	}
+	time.Sleep(10 * time.Second)
+	after, err := operatorWrites(metricsAddr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("tenants: %.3f operator API writes per Tenant per no-op resync (%d in all)\n", float64(after-settled)/float64(n), after-settled)
+	rss, err := peakRSS(op.Process.Pid)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("operator: peak RSS %.1f MiB\n", float64(rss)/1024)
+	fmt.Printf("RESULT tenants=%d floor_s=%.1f ready_s=%.1f ratio=%.2f writes_per_tenant=%.1f resync_writes_per_tenant=%.3f peak_rss_mib=%.1f\n",
+		n, floor.Seconds(), allReady.Seconds(), allReady.Seconds()/floor.Seconds(), float64(writesCreate)/float64(n),
+		float64(after-settled)/float64(n), float64(rss)/1024)
+	return nil
+}
+
+func tenantName(i int) string { return fmt.Sprintf("bench-%04d", i) }
+
+func benchTenant(i int) *v1alpha1.Tenant {
+	name := tenantName(i)
+	return &v1alpha1.Tenant{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.TenantSpec{
+			App:    v1alpha1.AppSpec{Image: "ghcr.io/inboxchat/app:1", Host: name + ".chat.example"},
+			Stores: v1alpha1.StoresSpec{Database: v1alpha1.DatabaseStore{Managed: &v1alpha1.ManagedDatabase{Engine: v1alpha1.DatabaseEnginePostgres}}},
+		},
+	}
+}
+
+// parallel runs f(0..n-1) on workers goroutines and returns the wall time.
+func parallel(n, workers int, f func(int) error) (time.Duration, error) {
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+func countReady(ctx context.Context, c client.Client) (int, error) {
+	list := &v1alpha1.TenantList{}
+	if err := c.List(ctx, list); err != nil {
+		return 0, err
+	}
+	ready := 0
+	for _, t := range list.Items {
+		if meta.IsStatusConditionTrue(t.Status.Conditions, v1alpha1.ConditionReady) && t.Status.ObservedGeneration == t.Generation {
+			ready++
+		}
+	}
+	return ready, nil
+}
+
+// operatorWrites sums the operator's client-go write requests from its
+// rest_client_requests_total metric.
+func operatorWrites(addr string) (int64, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var total float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "rest_client_requests_total{") {
+			continue
+		}
+		if !(strings.Contains(line, `method="POST"`) || strings.Contains(line, `method="PUT"`) ||
+			strings.Contains(line, `method="PATCH"`) || strings.Contains(line, `method="DELETE"`)) {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err == nil {
+			total += v
+		}
+	}
+	return int64(total), sc.Err()
+}
+
+// peakRSS reads VmHWM (KiB) of a process.
+func peakRSS(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			return strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM for pid %d", pid)
+}
+
+// saveHeapProfile fetches the operator's heap profile (after a GC).
+func saveHeapProfile(addr, path string) error {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	fmt.Printf("operator: heap profile in %s\n", path)
+	return err
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func writeKubeconfig(env *envtest.Environment) (string, error) {
+	u, err := env.AddUser(envtest.User{Name: "bench-operator", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", err
+	}
+	data, err := u.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	f := filepath.Join(os.TempDir(), "inboxchat-bench-kubeconfig")
+	return f, os.WriteFile(f, data, 0o600)
+}
