@@ -178,6 +178,14 @@ type BroadcastStatus struct {
 	// lastError is the last error, without personal data.
 	// +optional
 	LastError *BroadcastError `json:"lastError,omitempty"`
+	// lastRetry is the value of the inboxchat.io/retry annotation that was
+	// last acted on (retry failed deliveries, or resume after an automatic
+	// pause).
+	// +optional
+	LastRetry string `json:"lastRetry,omitempty"`
+	// retryFailed tells the worker to send again to leads whose delivery failed.
+	// +optional
+	RetryFailed bool `json:"retryFailed,omitempty"`
 }
 
 // Broadcast sends one message to the opted-in leads of a tenant, at a bounded

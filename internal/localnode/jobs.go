@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -200,6 +201,10 @@ func (r *jobReconciler) runOnce(ctx context.Context, j *batchv1.Job, attempt int
 		"PATH=" + os.Getenv("PATH"),
 	}, r.node.ExtraEnv...), env...)
 	cmd.Dir = dir
+	// Stopping a pod (Job suspended or deleted) sends SIGTERM and, after a
+	// grace period, SIGKILL, as the kubelet does.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second
 	cmd.Stdout, cmd.Stderr = r.node.Output, r.node.Output
 	if err := cmd.Start(); err != nil {
 		return err

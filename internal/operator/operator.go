@@ -198,6 +198,17 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the PolicyUpdate controller: %w", err)
 	}
+	if err := (&controllers.BroadcastReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Scheme:                  mgr.GetScheme(),
+		Recorder:                mgr.GetEventRecorder("inboxchat-operator"),
+		Clock:                   o.Clock,
+		Worker:                  *o.Worker,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the Broadcast controller: %w", err)
+	}
 	if err := metrics.Registry.Register(newTenantCollector(mgr.GetClient())); err != nil {
 		if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
 			return nil, err
