@@ -170,10 +170,16 @@ func desiredIngress(t *v1alpha1.Tenant, o IngressOptions) *networkingv1.Ingress 
 			TLS:              []networkingv1.IngressTLS{{Hosts: []string{t.Spec.App.Host}, SecretName: tlsSecretName}},
 			Rules: []networkingv1.IngressRule{{
 				Host: t.Spec.App.Host,
-				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
-					Path: "/", PathType: &prefix,
-					Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: appName, Port: networkingv1.ServiceBackendPort{Name: "http"}}},
-				}}}},
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+					{
+						Path: unsubscribePath, PathType: &prefix,
+						Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: unsubscribeName, Port: networkingv1.ServiceBackendPort{Name: "http"}}},
+					},
+					{
+						Path: "/", PathType: &prefix,
+						Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: appName, Port: networkingv1.ServiceBackendPort{Name: "http"}}},
+					},
+				}}},
 			}},
 		},
 	}

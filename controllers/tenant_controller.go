@@ -7,6 +7,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -57,6 +58,9 @@ type TenantReconciler struct {
 	Ingress IngressOptions
 	// Notifier e-mails the tenant admins; nil sends nothing.
 	Notifier Notifier
+	// Worker says how the operator's own pods (unsubscribe server, prune)
+	// run.
+	Worker WorkerOptions
 
 	ca   operatorCA
 	memo appliedMemo
@@ -140,6 +144,8 @@ func (r *TenantReconciler) steps() []tenantStep {
 		r.reconcileTLS,
 		r.reconcileStores,
 		r.reconcileApp,
+		r.reconcileUnsubscribe,
+		r.reconcileRetention,
 	}
 }
 
@@ -221,6 +227,7 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&networkingv1.Ingress{}, ignoreCreate).
 		Owns(&networkingv1.NetworkPolicy{}, ignoreCreate).
 		Owns(&policyv1.PodDisruptionBudget{}, ignoreCreate).
+		Owns(&batchv1.CronJob{}, ignoreCreate).
 		Owns(&rbacv1.Role{}, ignoreCreate).
 		Owns(&rbacv1.RoleBinding{}, ignoreCreate).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).

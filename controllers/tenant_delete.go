@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -131,6 +132,9 @@ func (r *TenantReconciler) retainData(ctx context.Context, t *v1alpha1.Tenant) e
 		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: redisName, Namespace: ns}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: dbName, Namespace: ns}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: redisName, Namespace: ns}},
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: unsubscribeName, Namespace: ns}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: unsubscribeName, Namespace: ns}},
+		&batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: pruneName, Namespace: ns}},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: adminRoleName, Namespace: ns}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: adminRoleName, Namespace: ns}},
 	}

@@ -35,8 +35,13 @@ func TestEveryTenantPodPassesRestricted(t *testing.T) {
 		tn := tenantWith(engine, 2)
 		db, _ := desiredDatabase(tn, DefaultStoreImages())
 		redis, _ := desiredRedis(tn, DefaultStoreImages())
+		unsub, _ := desiredUnsubscribe(tn, DefaultWorkerOptions())
+		_, _, _, _, prune := desiredPrune(tn, DefaultWorkerOptions())
+		er := &v1alpha1.ErasureRequest{ObjectMeta: metav1.ObjectMeta{Name: "adios", Namespace: tn.NamespaceName()}}
 		templates := map[string]corev1.PodTemplateSpec{
 			"app": desiredAppDeployment(tn).Spec.Template, "database/" + string(engine): db.Spec.Template, "redis": redis.Spec.Template,
+			"unsubscribe": unsub.Spec.Template, "prune": prune.Spec.JobTemplate.Spec.Template,
+			"erase worker": desiredWorkerJob(erasureWorker(er, tn), DefaultWorkerOptions()).Spec.Template,
 		}
 		for name, tpl := range templates {
 			res := policy.AggregateCheckResults(eval.EvaluatePod(
@@ -88,6 +93,28 @@ func TestAdminRoleIsLeastPrivilege(t *testing.T) {
 	rb := desiredAdminRoleBinding(tn)
 	if len(rb.Subjects) != 2 || rb.Subjects[0].Name != "alice" || rb.Subjects[1].Kind != "Group" || rb.Subjects[1].Name != "acme-ops" {
 		t.Fatalf("the binding should name user alice and group acme-ops, got %+v", rb.Subjects)
+	}
+}
+
+// A worker's Role lets it read its one object and patch that object's
+// status, and read only the Secrets named for it.
+func TestWorkerRoleIsLimitedToItsObject(t *testing.T) {
+	tn := tenantWith(v1alpha1.DatabaseEnginePostgres, 1)
+	er := &v1alpha1.ErasureRequest{ObjectMeta: metav1.ObjectMeta{Name: "adios", Namespace: tn.NamespaceName()},
+		Spec: v1alpha1.ErasureRequestSpec{Subject: v1alpha1.ErasureSubject{Kind: v1alpha1.SubjectLead, SecretRef: &v1alpha1.SecretReference{Name: "who"}}}}
+	_, role, rb := desiredWorkerRBAC(erasureWorker(er, tn))
+	for _, rule := range role.Rules {
+		if len(rule.ResourceNames) != 1 {
+			t.Fatalf("every rule must name its one object: %+v", rule)
+		}
+		for _, v := range rule.Verbs {
+			if v == "list" || v == "watch" || v == "create" || v == "delete" || v == "*" {
+				t.Fatalf("a worker may not %s: %+v", v, rule)
+			}
+		}
+	}
+	if role.Rules[2].ResourceNames[0] != "who" || rb.Subjects[0].Name != role.Name {
+		t.Fatalf("unexpected worker RBAC: %+v %+v", role.Rules, rb.Subjects)
 	}
 }
 

@@ -57,7 +57,7 @@ func desiredNetworkPolicies(t *v1alpha1.Tenant, o NetworkOptions) []*networkingv
 	}
 	both := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
 	clients := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-		Key: labelComponent, Operator: metav1.LabelSelectorOpIn, Values: []string{componentApp, componentWorker},
+		Key: labelComponent, Operator: metav1.LabelSelectorOpIn, Values: []string{componentApp, componentWorker, componentUnsubscribe},
 	}}}
 	stores := metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 		Key: labelComponent, Operator: metav1.LabelSelectorOpIn, Values: []string{componentDatabase, componentSessions},
@@ -81,6 +81,14 @@ func desiredNetworkPolicies(t *v1alpha1.Tenant, o NetworkOptions) []*networkingv
 			Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: o.IngressNamespaceSelector}}},
 				Ports: []networkingv1.NetworkPolicyPort{port(appPort, corev1.ProtocolTCP)},
+			}},
+		}),
+		mk("inboxchat-allow-ingress-to-unsubscribe", networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(t, componentUnsubscribe)},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: o.IngressNamespaceSelector}}},
+				Ports: []networkingv1.NetworkPolicyPort{port(8080, corev1.ProtocolTCP)},
 			}},
 		}),
 		mk("inboxchat-allow-clients-to-stores", networkingv1.NetworkPolicySpec{

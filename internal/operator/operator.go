@@ -152,6 +152,10 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		i := controllers.DefaultIngressOptions()
 		o.Ingress = &i
 	}
+	if o.Worker == nil {
+		w := controllers.DefaultWorkerOptions()
+		o.Worker = &w
+	}
 	if o.Notifier == nil {
 		o.Notifier = &SMTPNotifier{Reader: mgr.GetAPIReader()}
 	}
@@ -167,12 +171,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Network:                 *o.Network,
 		Ingress:                 *o.Ingress,
 		Notifier:                o.Notifier,
+		Worker:                  *o.Worker,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Tenant controller: %w", err)
-	}
-	if o.Worker == nil {
-		w := controllers.DefaultWorkerOptions()
-		o.Worker = &w
 	}
 	if err := (&controllers.ErasureRequestReconciler{
 		Client:                  mgr.GetClient(),

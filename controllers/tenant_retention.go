@@ -1,0 +1,102 @@
+package controllers
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
+)
+
+const (
+	pruneName       = "inboxchat-prune"
+	pruneReportName = "inboxchat-prune-report"
+	// pruneSchedule runs the retention worker daily, off the hour.
+	pruneSchedule = "17 3 * * *"
+)
+
+// desiredPrune is the retention CronJob ("destroy footprints"): it deletes
+// security-log rows past spec.retention.securityLogs, expired exports and
+// orphaned sessions, and writes its counts to a report ConfigMap that the
+// Tenant's status reflects. Its ServiceAccount may patch that one ConfigMap.
+func desiredPrune(t *v1alpha1.Tenant, o WorkerOptions) (*corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBinding, *corev1.ConfigMap, *batchv1.CronJob) {
+	ns := t.NamespaceName()
+	labels := componentLabels(t, componentWorker)
+	labels[labelWorker] = "prune"
+	meta := metav1.ObjectMeta{Name: pruneName, Namespace: ns, Labels: labels}
+	sa := &corev1.ServiceAccount{ObjectMeta: meta, AutomountServiceAccountToken: ptr.To(false)}
+	role := &rbacv1.Role{ObjectMeta: meta, Rules: []rbacv1.PolicyRule{{
+		APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{pruneReportName}, Verbs: []string{"get", "patch", "update"},
+	}}}
+	rb := &rbacv1.RoleBinding{ObjectMeta: meta,
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: pruneName},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: pruneName, Namespace: ns}}}
+	report := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: pruneReportName, Namespace: ns, Labels: labels}}
+
+	w := workerJob{owner: t, tenant: t, command: "prune", files: true,
+		args: []string{"--report-configmap=" + pruneReportName},
+		env: append(databaseEnv(t), sessionsEnv(t),
+			corev1.EnvVar{Name: "INBOXCHAT_RETENTION_SECURITY_LOGS", Value: t.Spec.Retention.SecurityLogsPeriod().String()},
+			corev1.EnvVar{Name: "INBOXCHAT_RETENTION_EXPORTS", Value: t.Spec.Retention.ExportsPeriod().String()})}
+	job := desiredWorkerJob(w, o)
+	// The Tenant is cluster-scoped: the worker's --namespace is the tenant
+	// namespace and its --name the Tenant.
+	job.Spec.Template.Spec.ServiceAccountName = pruneName
+	for i, a := range job.Spec.Template.Spec.Containers[0].Args {
+		if a == "--namespace=" {
+			job.Spec.Template.Spec.Containers[0].Args[i] = "--namespace=" + ns
+		}
+	}
+	cron := &batchv1.CronJob{
+		ObjectMeta: meta,
+		Spec: batchv1.CronJobSpec{
+			Schedule:                   pruneSchedule,
+			ConcurrencyPolicy:          batchv1.ForbidConcurrent,
+			Suspend:                    ptr.To(t.Spec.Suspend),
+			SuccessfulJobsHistoryLimit: ptr.To[int32](1),
+			FailedJobsHistoryLimit:     ptr.To[int32](3),
+			JobTemplate: batchv1.JobTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       job.Spec,
+			},
+		},
+	}
+	return sa, role, rb, report, cron
+}
+
+// reconcileRetention applies the prune CronJob and reflects its last report.
+func (r *TenantReconciler) reconcileRetention(ctx context.Context, t *v1alpha1.Tenant) (*ctrl.Result, error) {
+	sa, role, rb, report, cron := desiredPrune(t, r.Worker)
+	if err := r.applyAll(ctx, t, sa, role, rb, cron); err != nil {
+		return nil, err
+	}
+	cur := &corev1.ConfigMap{}
+	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(report), cur)
+	if apierrors.IsNotFound(err) {
+		// Created once, empty; the prune worker fills it.
+		return nil, r.applyAll(ctx, t, report)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ran, err := time.Parse(time.RFC3339, cur.Data["ranAt"]); err == nil {
+		num := func(k string) int64 { n, _ := strconv.ParseInt(cur.Data[k], 10, 64); return n }
+		at := metav1.NewTime(ran)
+		t.Status.Retention = &v1alpha1.RetentionStatus{
+			LastPruneAt:        &at,
+			SecurityLogsPruned: num("securityLogsPruned"),
+			ExportsPruned:      num("exportsPruned"),
+			SessionsPruned:     num("sessionsPruned"),
+		}
+	}
+	return nil, nil
+}
