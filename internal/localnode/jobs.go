@@ -222,12 +222,16 @@ func (r *jobReconciler) runOnce(ctx context.Context, j *batchv1.Job, attempt int
 // mount maps a container path to the local directory that stands for it.
 type mount struct{ container, local string }
 
-// rewritePaths replaces container mount paths in s with their local directories.
+// rewritePaths replaces container mount paths in s with their local
+// directories, in one pass, so a local path is never rewritten again (a
+// local folder under /tmp and a container mount at /tmp, say). mounts are
+// sorted longest container path first, which the replacer tries first.
 func rewritePaths(s string, mounts []mount) string {
+	pairs := make([]string, 0, 2*len(mounts))
 	for _, m := range mounts {
-		s = strings.ReplaceAll(s, m.container, m.local)
+		pairs = append(pairs, m.container, m.local)
 	}
-	return s
+	return strings.NewReplacer(pairs...).Replace(s)
 }
 
 func (r *jobReconciler) materializeVolumes(ctx context.Context, ns string, spec corev1.PodSpec, c corev1.Container, dir string) ([]mount, error) {

@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
+	"github.com/inboxchat/inboxchat-operator/internal/crypto"
+	"github.com/inboxchat/inboxchat-operator/internal/fixtures"
+)
+
+func getBroadcast(name string) *v1alpha1.Broadcast {
+	GinkgoHelper()
+	bc := &v1alpha1.Broadcast{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: tenantNS, Name: name}, bc)).To(Succeed())
+	return bc
+}
+
+var _ = Describe("a Broadcast to opted-in leads", Ordered, func() {
+	var audience, excluded []string
+	BeforeAll(func() {
+		s := seeder()
+		add := func(prefix string, n int, l fixtures.Lead) []string {
+			var psids []string
+			for i := 0; i < n; i++ {
+				l.PageID, l.PSID, l.FirstName = pageID, fmt.Sprintf("%s-%03d", prefix, i), fmt.Sprintf("Ana%d", i)
+				_, err := s.AddLead(ctx, l)
+				Expect(err).NotTo(HaveOccurred())
+				psids = append(psids, l.PSID)
+			}
+			return psids
+		}
+		audience = add("bc-in", 40, fixtures.Lead{OptedIn: true, Tags: []string{"news"}})
+		excluded = append(excluded, add("bc-unsub", 3, fixtures.Lead{OptedIn: true, Tags: []string{"news"}, Unsubscribed: true})...)
+		excluded = append(excluded, add("bc-noopt", 3, fixtures.Lead{Tags: []string{"news"}})...)
+		excluded = append(excluded, add("bc-other", 3, fixtures.Lead{OptedIn: true, Tags: []string{"sports"}})...)
+		excluded = append(excluded, add("bc-vip", 2, fixtures.Lead{OptedIn: true, Tags: []string{"news", "vip"}})...)
+		excluded = append(excluded, add("bc-old", 2, fixtures.Lead{OptedIn: true, Tags: []string{"news"}, LastInbound: time.Now().Add(-48 * time.Hour)})...)
+	})
+
+	It("sends once to every opted-in lead of the audience, each message with a working unsubscribe link", func() {
+		bc := &v1alpha1.Broadcast{
+			ObjectMeta: metav1.ObjectMeta{Name: "december", Namespace: tenantNS},
+			Spec: v1alpha1.BroadcastSpec{
+				Message:           v1alpha1.BroadcastMessage{Text: "Hi {{.FirstName}}, new opening hours!"},
+				Audience:          v1alpha1.Audience{Tags: []string{"news"}, ExcludeTags: []string{"vip"}},
+				MessagingType:     v1alpha1.MessagingTypeResponse,
+				MessagesPerSecond: 100,
+			},
+		}
+		Expect(k8s.Create(ctx, bc)).To(Succeed())
+		Eventually(func() v1alpha1.BroadcastPhase { return getBroadcast(bc.Name).Status.Phase }).Should(Equal(v1alpha1.BroadcastSucceeded))
+		got := getBroadcast(bc.Name)
+		Expect(got.Status.Sent).To(BeEquivalentTo(len(audience)))
+		Expect(got.Status.Failed).To(BeZero())
+		Expect(got.Status.SkippedOutsideWindow).To(BeEquivalentTo(2))
+		Expect(got.Status.CompletedAt).NotTo(BeNil())
+
+		key := tenantSecret("inboxchat-app")["unsubscribe-key"]
+		for _, psid := range audience {
+			Expect(graph.CountFor(psid)).To(Equal(1), "lead %s must get exactly one message", psid)
+		}
+		for _, psid := range excluded {
+			Expect(graph.CountFor(psid)).To(BeZero(), "lead %s must not be messaged", psid)
+		}
+		for _, d := range graph.Deliveries() {
+			if !strings.HasPrefix(d.PSID, "bc-in") {
+				continue
+			}
+			Expect(d.Text).To(MatchRegexp(`^Hi Ana\d+, new opening hours!`))
+			i := strings.Index(d.Text, "https://e2e.chat.example/unsubscribe/")
+			Expect(i).To(BeNumerically(">=", 0), "the message has no unsubscribe link: %q", d.Text)
+			token := strings.Fields(d.Text[i+len("https://e2e.chat.example/unsubscribe/"):])[0]
+			claims, err := crypto.VerifyUnsubscribe(key, tenantName, token)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(claims.Broadcast).To(Equal(bc.Name))
+		}
+		noPersonalData(got, append(audience, "Ana1")...)
+	})
+
+	It("fails before any send when the message template is broken", func() {
+		before := len(graph.Deliveries())
+		bc := &v1alpha1.Broadcast{
+			ObjectMeta: metav1.ObjectMeta{Name: "broken", Namespace: tenantNS},
+			Spec:       v1alpha1.BroadcastSpec{Message: v1alpha1.BroadcastMessage{Text: "Hi {{.Nickname}}"}, Audience: v1alpha1.Audience{Tags: []string{"news"}}},
+		}
+		Expect(k8s.Create(ctx, bc)).To(Succeed())
+		Eventually(func() v1alpha1.BroadcastPhase { return getBroadcast(bc.Name).Status.Phase }).Should(Equal(v1alpha1.BroadcastFailed))
+		Expect(getBroadcast(bc.Name).Status.LastError.Text).To(ContainSubstring("template"))
+		Expect(graph.Deliveries()).To(HaveLen(before))
+	})
+})

@@ -1,0 +1,55 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/inboxchat/inboxchat-operator/internal/crypto"
+	"github.com/inboxchat/inboxchat-operator/internal/fixtures"
+	"github.com/inboxchat/inboxchat-operator/internal/schema"
+)
+
+// tenantSecret reads a Secret the operator generated for the tenant.
+func tenantSecret(name string) map[string][]byte {
+	GinkgoHelper()
+	s := &corev1.Secret{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: tenantNS, Name: name}, s)).To(Succeed())
+	return s.Data
+}
+
+// keyring is the tenant keyring the operator generated.
+func keyring() *crypto.Keyring {
+	GinkgoHelper()
+	kr, err := crypto.KeyringFromSecretData(tenantSecret("inboxchat-keyring"))
+	Expect(err).NotTo(HaveOccurred())
+	return kr
+}
+
+// seeder writes app data the way the tenant's app does, with the keys the
+// operator generated.
+func seeder() *fixtures.Seeder {
+	GinkgoHelper()
+	return &fixtures.Seeder{DB: db, Engine: schema.Postgres, Keyring: keyring(), BlindIndexKey: tenantSecret("inboxchat-app")["blind-index-key"]}
+}
+
+// noPersonalData checks that none of the values appear in the object's
+// status or in any event.
+func noPersonalData(obj client.Object, values ...string) {
+	GinkgoHelper()
+	Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+	dump := fmt.Sprintf("%+v", obj)
+	list := &eventsv1.EventList{}
+	Expect(k8s.List(ctx, list)).To(Succeed())
+	for _, e := range list.Items {
+		dump += "\n" + e.Note
+	}
+	for _, v := range values {
+		Expect(strings.Contains(dump, v)).To(BeFalse(), "personal data %q appears in status or events", v)
+	}
+}
