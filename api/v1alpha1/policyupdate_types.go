@@ -47,10 +47,10 @@ type PolicyUpdateSpec struct {
 	// documentRef names a ConfigMap key in the same namespace that holds the document.
 	// +optional
 	DocumentRef *ConfigMapKeyReference `json:"documentRef,omitempty"`
-	// summary of the changes, included in the e-mail.
-	// +optional
+	// summary of the changes, in plain words; every user's e-mail carries it.
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4000
-	Summary string `json:"summary,omitempty"`
+	Summary string `json:"summary"`
 	// requireReacceptance makes the app ask every user to accept the new version.
 	// +optional
 	RequireReacceptance bool `json:"requireReacceptance,omitempty"`

@@ -52,6 +52,7 @@ spec:
   version: "2026-12"
   effectiveAt: "2026-12-01T00:00:00Z"
   documentURL: https://acme.example/privacy
+  summary: We keep security logs for 30 days now.
 `
 
 // object decodes YAML and applies a JSON-path-free patch: a map of dotted
@@ -169,6 +170,7 @@ var _ = Describe("the API server validates InboxChat objects", func() {
 		Entry("with neither a document URL nor a ConfigMap", map[string]any{"spec.documentURL": nil}, "spec", "exactly one of documentURL and documentRef"),
 		Entry("with both a document URL and a ConfigMap", map[string]any{"spec.documentRef": map[string]any{"name": "doc", "key": "policy.md"}}, "exactly one of documentURL and documentRef"),
 		Entry("with a plain-http document URL", map[string]any{"spec.documentURL": "http://acme.example/privacy"}, "spec.documentURL", "https"),
+		Entry("with no summary of the changes", map[string]any{"spec.summary": nil}, "spec.summary", "Required"),
 		Entry("with a notification rate of zero", map[string]any{"spec.notify.messagesPerSecond": int64(0)}, "spec.notify.messagesPerSecond"),
 	)
 
