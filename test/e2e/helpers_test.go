@@ -53,3 +53,6 @@ func noPersonalData(obj client.Object, values ...string) {
 		Expect(strings.Contains(dump, v)).To(BeFalse(), "personal data %q appears in status or events", v)
 	}
 }
+
+// blindIndex is the lookup value of a PSID, as the app computes it.
+func blindIndex(key []byte, psid string) []byte { return crypto.BlindIndex(key, "psid", psid) }

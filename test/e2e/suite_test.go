@@ -55,6 +55,8 @@ var (
 	redisURL string
 	ctx      context.Context
 	cancel   context.CancelFunc
+	// operatorBinary is the operator built for this run.
+	operatorBinary string
 )
 
 func TestE2E(t *testing.T) {
@@ -92,6 +94,7 @@ var _ = BeforeSuite(func() {
 	root, err := testenv.RepoRoot()
 	Expect(err).NotTo(HaveOccurred())
 	bin := filepath.Join(GinkgoT().TempDir(), "inboxchat-operator")
+	operatorBinary = bin
 	build := exec.Command("go", "build", "-o", bin, "./cmd")
 	build.Dir = root
 	out, err := build.CombinedOutput()
