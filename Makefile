@@ -13,7 +13,9 @@ CONTROLLER_GEN := $(GO) tool controller-gen
 ENVTEST_ASSETS_DIR ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/kubebuilder-envtest/k8s/$(KUBE_VERSION)-$(shell $(GO) env GOOS)-$(shell $(GO) env GOARCH)
 export ENVTEST_ASSETS_DIR KUBE_VERSION
 TEST_TIMEOUT ?= 25m
-TEST_FLAGS ?=
+# One package at a time: the envtest suites each start a control plane, and
+# on 2 cores running them side by side only makes each slower.
+TEST_FLAGS ?= -p 1
 BENCH ?= .
 
 .PHONY: all
