@@ -199,9 +199,11 @@ func (r *TenantReconciler) reconcileApp(ctx context.Context, t *v1alpha1.Tenant)
 		return nil, err
 	}
 	cur := &appsv1.Deployment{}
-	if err := r.Get(ctx, client.ObjectKeyFromObject(dep), cur); err != nil {
-		return nil, client.IgnoreNotFound(err)
+	if err := r.Get(ctx, client.ObjectKeyFromObject(dep), cur); client.IgnoreNotFound(err) != nil {
+		return nil, err
 	}
+	// A Deployment not in the cache yet (just created) has an empty status:
+	// not available.
 	want := appReplicas(t)
 	switch {
 	case t.Spec.Suspend:

@@ -225,10 +225,12 @@ func (r *TenantReconciler) reconcileStores(ctx context.Context, t *v1alpha1.Tena
 	var notReady []string
 	for _, name := range waiting {
 		sts := &appsv1.StatefulSet{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: t.NamespaceName(), Name: name}, sts); err != nil {
-			return nil, client.IgnoreNotFound(err)
+		err := r.Get(ctx, client.ObjectKey{Namespace: t.NamespaceName(), Name: name}, sts)
+		if client.IgnoreNotFound(err) != nil {
+			return nil, err
 		}
-		if sts.Status.ObservedGeneration != sts.Generation || sts.Status.ReadyReplicas < 1 {
+		// Not in the cache yet (just created) counts as not ready.
+		if err != nil || sts.Status.ObservedGeneration != sts.Generation || sts.Status.ReadyReplicas < 1 {
 			notReady = append(notReady, name)
 		}
 	}
