@@ -161,7 +161,7 @@ var _ = Describe("a Broadcast whose worker is killed, paused and resumed", Order
 		Expect(got.Status.Audience).To(BeEquivalentTo(len(audience)))
 		// A kill between a send and its ledger write leaves that one lead's
 		// outcome unknown: counted failed, never resent.
-		Expect(got.Status.Sent + got.Status.Failed).To(BeEquivalentTo(len(audience)), "every lead of the audience ends sent or failed")
+		Expect(got.Status.Sent+got.Status.Failed).To(BeEquivalentTo(len(audience)), "every lead of the audience ends sent or failed")
 		Expect(int64(sentSoFar())).To(BeNumerically(">=", got.Status.Sent))
 	})
 })

@@ -172,4 +172,3 @@ var _ = Describe("an ErasureRequest (\"Adios\")", Ordered, func() {
 		Expect(rowCount(`SELECT count(*) FROM leads WHERE id = $1`, leadID)).To(Equal(1), "a dry run erases nothing")
 	})
 })
-

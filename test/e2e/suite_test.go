@@ -140,7 +140,7 @@ func createTenant() {
 		"database":   {"dsn": dbDSN},
 		"sessions":   {"url": redisURL},
 		"page-token": {"accessToken": pageToken},
-		"smtp": {"host": smtp.Host(), "port": fmt.Sprint(smtp.Port()), "from": "InboxChat <noreply@e2e.example>", "tls": "none"},
+		"smtp":       {"host": smtp.Host(), "port": fmt.Sprint(smtp.Port()), "from": "InboxChat <noreply@e2e.example>", "tls": "none"},
 	}
 	for name, data := range secrets {
 		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: tenantNS}, StringData: data})).To(Succeed())

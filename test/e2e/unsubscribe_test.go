@@ -114,7 +114,9 @@ var _ = Describe("the unsubscribe link of a broadcast message", Ordered, func() 
 			Expect(resp.StatusCode).To(Equal(http.StatusBadRequest))
 		},
 		Entry("truncated", func(p string) string { return p[:len(p)-5] }),
-		Entry("forged signature", func(p string) string { return p[:len(p)-2] + map[bool]string{true: "AA", false: "BB"}[!strings.HasSuffix(p, "AA")] }),
+		Entry("forged signature", func(p string) string {
+			return p[:len(p)-2] + map[bool]string{true: "AA", false: "BB"}[!strings.HasSuffix(p, "AA")]
+		}),
 		Entry("garbage", func(string) string { return "/unsubscribe/" + fmt.Sprint("not-a-token") }),
 	)
 })
