@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -10,7 +11,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -56,9 +56,12 @@ func (r *TenantReconciler) reconcileDelete(ctx context.Context, t *v1alpha1.Tena
 			}
 			return ctrl.Result{}, nil
 		}
-		done, err := r.eraseTenant(ctx, t)
+		done, err := r.offboardErase(ctx, t)
 		if err != nil || !done {
-			return ctrl.Result{RequeueAfter: waitRequeue}, err
+			if perr := r.patchStatus(ctx, original, t); perr != nil {
+				return ctrl.Result{}, perr
+			}
+			return ctrl.Result{RequeueAfter: 5 * time.Second}, err
 		}
 		r.event(t, corev1.EventTypeNormal, "Offboarded", "Offboard", "offboarded with policy Erase: namespace %s and all tenant data deleted", t.NamespaceName())
 		r.notify(ctx, t, mail.KindTenantOffboarded, mail.TenantOffboardedData{Tenant: t.Name, Policy: "Erase", CompletedAt: r.Clock.Now()})
@@ -76,31 +79,6 @@ func conditionWas(obj conditioned, typ, reason string) bool {
 		}
 	}
 	return false
-}
-
-// eraseTenant deletes the tenant namespace with everything in it, the
-// managed stores' volumes included. The cluster's namespace controller
-// finishes the deletion; the erasure issue adds the erasure of external
-// stores through the data map and the offboarding receipt.
-func (r *TenantReconciler) eraseTenant(ctx context.Context, t *v1alpha1.Tenant) (bool, error) {
-	ns := &corev1.Namespace{}
-	err := r.APIReader.Get(ctx, client.ObjectKey{Name: t.NamespaceName()}, ns)
-	if apierrors.IsNotFound(err) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if ns.Labels[v1alpha1.LabelTenant] != t.Name {
-		// Never delete a namespace this Tenant does not own.
-		return true, nil
-	}
-	if ns.DeletionTimestamp.IsZero() {
-		if err := r.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
-			return false, err
-		}
-	}
-	return true, nil
 }
 
 // retainData releases the namespace, the data volumes and the Secrets that

@@ -24,40 +24,53 @@ const (
 	pruneSchedule = "17 3 * * *"
 )
 
-// desiredPrune is the retention CronJob ("destroy footprints"): it deletes
-// security-log rows past spec.retention.securityLogs, expired exports and
-// orphaned sessions, and writes its counts to a report ConfigMap that the
-// Tenant's status reflects. Its ServiceAccount may patch that one ConfigMap.
-func desiredPrune(t *v1alpha1.Tenant, o WorkerOptions) (*corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBinding, *corev1.ConfigMap, *batchv1.CronJob) {
+// desiredTenantWorker is the RBAC, report ConfigMap and Job of a worker
+// that works for the Tenant itself (prune, offboard): its ServiceAccount may
+// patch that one report ConfigMap and nothing else; the Tenant, being
+// cluster-scoped, reads the report.
+func desiredTenantWorker(t *v1alpha1.Tenant, o WorkerOptions, command, reportName string) (*corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBinding, *corev1.ConfigMap, *batchv1.Job) {
 	ns := t.NamespaceName()
+	name := "inboxchat-" + command
 	labels := componentLabels(t, componentWorker)
-	labels[labelWorker] = "prune"
-	meta := metav1.ObjectMeta{Name: pruneName, Namespace: ns, Labels: labels}
+	labels[labelWorker] = command
+	meta := metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}
 	sa := &corev1.ServiceAccount{ObjectMeta: meta, AutomountServiceAccountToken: ptr.To(false)}
 	role := &rbacv1.Role{ObjectMeta: meta, Rules: []rbacv1.PolicyRule{{
-		APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{pruneReportName}, Verbs: []string{"get", "patch", "update"},
+		APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{reportName}, Verbs: []string{"get", "patch", "update"},
 	}}}
 	rb := &rbacv1.RoleBinding{ObjectMeta: meta,
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: pruneName},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: pruneName, Namespace: ns}}}
-	report := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: pruneReportName, Namespace: ns, Labels: labels}}
-
-	w := workerJob{owner: t, tenant: t, command: "prune", files: true,
-		args: []string{"--report-configmap=" + pruneReportName},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns}}}
+	report := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: reportName, Namespace: ns, Labels: labels}}
+	w := workerJob{owner: t, tenant: t, command: command, files: true,
+		args: []string{"--report-configmap=" + reportName},
 		env: append(databaseEnv(t), sessionsEnv(t),
 			corev1.EnvVar{Name: "INBOXCHAT_RETENTION_SECURITY_LOGS", Value: t.Spec.Retention.SecurityLogsPeriod().String()},
 			corev1.EnvVar{Name: "INBOXCHAT_RETENTION_EXPORTS", Value: t.Spec.Retention.ExportsPeriod().String()})}
+	if t.Spec.DataMapRef != nil {
+		w.env = append(w.env, corev1.EnvVar{Name: "INBOXCHAT_DATA_MAP", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+			LocalObjectReference: *t.Spec.DataMapRef, Key: "datamap.yaml"}}})
+	}
 	job := desiredWorkerJob(w, o)
-	// The Tenant is cluster-scoped: the worker's --namespace is the tenant
-	// namespace and its --name the Tenant.
-	job.Spec.Template.Spec.ServiceAccountName = pruneName
+	// The Tenant is cluster-scoped: the worker's namespace is the tenant's.
+	job.Namespace, job.Name = ns, name
+	job.Spec.Template.Spec.ServiceAccountName = name
 	for i, a := range job.Spec.Template.Spec.Containers[0].Args {
 		if a == "--namespace=" {
 			job.Spec.Template.Spec.Containers[0].Args[i] = "--namespace=" + ns
 		}
 	}
+	return sa, role, rb, report, job
+}
+
+// desiredPrune is the retention CronJob ("destroy footprints"): it deletes
+// security-log rows past spec.retention.securityLogs, expired exports and
+// orphaned sessions, and writes its counts to a report ConfigMap that the
+// Tenant's status reflects.
+func desiredPrune(t *v1alpha1.Tenant, o WorkerOptions) (*corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBinding, *corev1.ConfigMap, *batchv1.CronJob) {
+	sa, role, rb, report, job := desiredTenantWorker(t, o, "prune", pruneReportName)
 	cron := &batchv1.CronJob{
-		ObjectMeta: meta,
+		ObjectMeta: sa.ObjectMeta,
 		Spec: batchv1.CronJobSpec{
 			Schedule:                   pruneSchedule,
 			ConcurrencyPolicy:          batchv1.ForbidConcurrent,
@@ -65,7 +78,7 @@ func desiredPrune(t *v1alpha1.Tenant, o WorkerOptions) (*corev1.ServiceAccount, 
 			SuccessfulJobsHistoryLimit: ptr.To[int32](1),
 			FailedJobsHistoryLimit:     ptr.To[int32](3),
 			JobTemplate: batchv1.JobTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Labels: sa.Labels},
 				Spec:       job.Spec,
 			},
 		},

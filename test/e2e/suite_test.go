@@ -57,6 +57,8 @@ var (
 	cancel   context.CancelFunc
 	// operatorBinary is the operator built for this run.
 	operatorBinary string
+	// offDSN and offRedisURL are the stores of a second tenant that leaves.
+	offDSN, offRedisURL string
 )
 
 func TestE2E(t *testing.T) {
@@ -66,6 +68,7 @@ func TestE2E(t *testing.T) {
 	// The stores come from storetest, which needs a *testing.T.
 	dbDSN = storetest.Postgres(t)
 	redisURL = storetest.Redis(t)
+	offDSN, offRedisURL = storetest.Postgres(t), storetest.Redis(t)
 	var err error
 	db, err = schema.Open(schema.Postgres, dbDSN)
 	if err != nil {
