@@ -228,6 +228,7 @@ func (r *TenantReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&networkingv1.NetworkPolicy{}, ignoreCreate).
 		Owns(&policyv1.PodDisruptionBudget{}, ignoreCreate).
 		Owns(&batchv1.CronJob{}, ignoreCreate).
+		Owns(&batchv1.Job{}, ignoreCreate).
 		Owns(&rbacv1.Role{}, ignoreCreate).
 		Owns(&rbacv1.RoleBinding{}, ignoreCreate).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).

@@ -42,6 +42,7 @@ func TestEveryTenantPodPassesRestricted(t *testing.T) {
 			"app": desiredAppDeployment(tn).Spec.Template, "database/" + string(engine): db.Spec.Template, "redis": redis.Spec.Template,
 			"unsubscribe": unsub.Spec.Template, "prune": prune.Spec.JobTemplate.Spec.Template,
 			"erase worker": desiredWorkerJob(erasureWorker(er, tn), DefaultWorkerOptions()).Spec.Template,
+			"migrate":      desiredMigrateJob(tn, DefaultWorkerOptions()).Spec.Template,
 		}
 		for name, tpl := range templates {
 			res := policy.AggregateCheckResults(eval.EvaluatePod(

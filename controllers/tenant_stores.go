@@ -238,6 +238,12 @@ func (r *TenantReconciler) reconcileStores(ctx context.Context, t *v1alpha1.Tena
 		setCondition(t, v1alpha1.ConditionStoresReady, metav1.ConditionFalse, "StoresStarting", fmt.Sprintf("waiting for %v to be ready", notReady))
 		return nil, nil
 	}
+	if t.Spec.Stores.Database.Managed != nil {
+		migrated, err := r.reconcileMigration(ctx, t)
+		if err != nil || !migrated {
+			return nil, err
+		}
+	}
 	setCondition(t, v1alpha1.ConditionStoresReady, metav1.ConditionTrue, "StoresReady", "the database, the session store and the files volume are ready")
 	return nil, nil
 }
