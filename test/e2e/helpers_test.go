@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
+	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -38,10 +40,47 @@ func seeder() *fixtures.Seeder {
 	return &fixtures.Seeder{DB: db, Engine: schema.Postgres, Keyring: keyring(), BlindIndexKey: tenantSecret("inboxchat-app")["blind-index-key"]}
 }
 
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// piiSet remembers the personal data the specs used, for the log scan.
+type piiSet struct {
+	mu sync.Mutex
+	v  []string
+}
+
+func (p *piiSet) add(vs ...string) { p.mu.Lock(); p.v = append(p.v, vs...); p.mu.Unlock() }
+func (p *piiSet) values() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.v...)
+}
+
+var (
+	logs         syncBuffer
+	personalData piiSet
+)
+
 // noPersonalData checks that none of the values appear in the object's
-// status or in any event.
+// status or in any event, and has the suite check the logs for them too.
 func noPersonalData(obj client.Object, values ...string) {
 	GinkgoHelper()
+	personalData.add(values...)
 	Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
 	dump := fmt.Sprintf("%+v", obj)
 	list := &eventsv1.EventList{}

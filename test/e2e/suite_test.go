@@ -9,8 +9,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,7 +92,9 @@ func TestE2E(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	// Everything the operator and its workers log is kept, and scanned for
+	// personal data at the end.
+	logf.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, &logs)), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.Background())
 
 	By("building the operator binary the Jobs run")
@@ -109,7 +113,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "inboxchat-system"}})).To(Succeed())
 
-	node = &localnode.Node{Config: cfg, Binary: bin, Root: GinkgoT().TempDir(), Output: GinkgoWriter, RetryDelay: 200 * time.Millisecond}
+	node = &localnode.Node{Config: cfg, Binary: bin, Root: GinkgoT().TempDir(), Output: io.MultiWriter(GinkgoWriter, &logs), RetryDelay: 200 * time.Millisecond}
 	Expect(node.Start(ctx)).To(Succeed())
 
 	mgr, err := operator.NewManager(rest.CopyConfig(cfg), operator.Options{
@@ -128,6 +132,12 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
+	By("finding no personal data in any log of the operator or its workers")
+	text := logs.String()
+	Expect(text).NotTo(BeEmpty())
+	for _, v := range personalData.values() {
+		Expect(strings.Contains(text, v)).To(BeFalse(), "personal data %q appears in the logs", v)
+	}
 	if cancel != nil {
 		cancel()
 	}
