@@ -1,0 +1,65 @@
+package broadcast
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestAClaimSucceedsOnce(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, fx *fixture) {
+		ctx := context.Background()
+		leads := fx.addPlainLeads(t, 6)
+		l := newDeliveryLedger(fx.db, fx.engine, "cas", time.Minute)
+		n, err := l.freeze(ctx, audienceFilter{pageID: testPage}, 4, time.Now())
+		if err != nil || n != 6 {
+			t.Fatalf("freeze = %d, %v; want 6 in batches of 4", n, err)
+		}
+		if frozen, err := l.frozen(ctx); err != nil || !frozen {
+			t.Fatalf("frozen = %v, %v", frozen, err)
+		}
+		ids := []int64{leads[0].id, leads[1].id, leads[2].id}
+		got, err := l.claim(ctx, ids[:2], time.Now())
+		if err != nil || !slices.Equal(got, ids[:2]) {
+			t.Fatalf("first claim = %v, %v", got, err)
+		}
+		// A batch where some rows are taken falls back to one by one.
+		got, err = l.claim(ctx, ids, time.Now())
+		if err != nil || !slices.Equal(got, ids[2:]) {
+			t.Fatalf("overlapping claim = %v, %v; want only %v", got, err, ids[2:])
+		}
+		if got, _ := l.claim(ctx, ids, time.Now()); len(got) != 0 {
+			t.Fatalf("a third claim got %v", got)
+		}
+		// Released claims can be claimed again; recorded ones cannot.
+		if ok, err := l.recordSent(ctx, ids[0], "m_1", time.Now()); err != nil || !ok {
+			t.Fatalf("recordSent = %v, %v", ok, err)
+		}
+		if err := l.release(ctx, ids); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := l.claim(ctx, ids, time.Now()); !slices.Equal(got, ids[1:]) {
+			t.Fatalf("claim after release = %v, want %v", got, ids[1:])
+		}
+		// A restart turns open claims into unknown outcomes; their late
+		// outcome still lands.
+		if n, err := l.recoverAbandoned(ctx, time.Now()); err != nil || n != 2 {
+			t.Fatalf("recoverAbandoned = %d, %v; want 2", n, err)
+		}
+		if ok, _ := l.recordSent(ctx, ids[1], "m_2", time.Now()); !ok {
+			t.Fatal("a late outcome for a recovered claim was refused")
+		}
+		p, err := l.counts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Progress{Audience: 6, Sent: 2, Failed: 1, UnknownOutcome: 1, Pending: 3}
+		if p != want {
+			t.Fatalf("counts = %+v, want %+v", p, want)
+		}
+		if n, err := l.retryFailed(ctx, time.Now()); err != nil || n != 0 {
+			t.Fatalf("retryFailed = %d, %v; an unknown outcome must not be retried", n, err)
+		}
+	})
+}
