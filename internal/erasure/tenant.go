@@ -1,0 +1,169 @@
+package erasure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/inboxchat/inboxchat-operator/internal/datamap"
+)
+
+// tenantCollection is one collection of the map, for offboarding.
+type tenantCollection struct {
+	store, name string
+	// pattern is the key or path pattern (redis, files).
+	pattern datamap.Pattern
+}
+
+// EraseTenant erases everything the data map names from a tenant's stores:
+// every row of the map's tables (children before the tables they
+// reference), every key of its Redis patterns (found with SCAN, deleted in
+// batches), every path of its file patterns, and the exports and
+// tombstones on the files volume. Tables the map does not name
+// (erasure_ledger, legal_holds, schema_migrations) are left alone. It then
+// counts everything again and returns, per store of the map (and
+// "exports"), what it erased and what is left; a result with Remaining > 0
+// comes with ErrNotErased. It is idempotent: running it again erases what
+// is left.
+func EraseTenant(ctx context.Context, stores Stores, m *datamap.Map) ([]StoreResult, error) {
+	e, err := New(stores, m, Options{})
+	if err != nil {
+		return nil, err
+	}
+	return e.EraseTenant(ctx)
+}
+
+// EraseTenant is the package's EraseTenant with the engine's stores, map and
+// options.
+func (e *Engine) EraseTenant(ctx context.Context) ([]StoreResult, error) {
+	var root *os.Root
+	if e.stores.FilesRoot != "" {
+		var err error
+		if root, err = os.OpenRoot(e.stores.FilesRoot); err != nil {
+			return nil, stepErr("files", "open", "opening the files volume", err)
+		}
+		defer root.Close()
+	}
+	l := &ledger{db: e.stores.DB, engine: e.stores.Engine, request: "offboarding", now: e.opts.Now}
+	var out []StoreResult
+	for _, b := range e.bindAdapters(l, root, e.opts.Now().UTC()) {
+		colls, err := e.offboardingOrder(b.store)
+		if err != nil {
+			return out, err
+		}
+		res := StoreResult{Name: b.store}
+		for _, c := range colls {
+			n, err := b.adapter.EraseAll(ctx, c)
+			if err != nil {
+				return out, err
+			}
+			res.Erased += n
+			e.opts.Logger.Info("offboarding: erased a collection", "store", c.store, "collection", c.name, "erased", n)
+		}
+		for _, c := range colls {
+			n, err := b.adapter.CountAll(ctx, c)
+			if err != nil {
+				return out, err
+			}
+			res.Remaining += n
+		}
+		out = append(out, res)
+	}
+	if root != nil {
+		res, err := e.eraseExports(ctx, root)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, res)
+	}
+	for _, r := range out {
+		if r.Remaining > 0 {
+			return out, fmt.Errorf("offboarding: store %s: %w", r.Name, ErrNotErased)
+		}
+	}
+	return out, nil
+}
+
+// offboardingOrder lists a store's collections in the order offboarding
+// deletes them: every table after all the tables that reference it, ties
+// in declaration order.
+func (e *Engine) offboardingOrder(store string) ([]tenantCollection, error) {
+	i := slices.IndexFunc(e.m.Stores, func(s datamap.Store) bool { return s.Name == store })
+	st := e.m.Stores[i]
+	referencedBy := map[string][]string{}
+	for _, c := range st.Collections {
+		for _, ref := range c.References {
+			if to, _, ok := ref.Target(); ok {
+				referencedBy[to] = append(referencedBy[to], c.Name)
+			}
+		}
+	}
+	var out []tenantCollection
+	emitted := map[string]bool{}
+	for len(out) < len(st.Collections) {
+		progress := false
+		for _, c := range st.Collections {
+			if emitted[c.Name] {
+				continue
+			}
+			ready := true
+			for _, child := range referencedBy[c.Name] {
+				if !emitted[child] && child != c.Name {
+					ready = false
+				}
+			}
+			if !ready {
+				continue
+			}
+			tc := tenantCollection{store: st.Name, name: c.Name}
+			var err error
+			switch st.Kind {
+			case datamap.Redis:
+				tc.pattern, err = datamap.ParseKeyPattern(c.Key)
+			case datamap.Files:
+				tc.pattern, err = datamap.ParsePathPattern(c.Path)
+			}
+			if err != nil {
+				return nil, stepErr(st.Name, c.Name, "parsing the pattern", err)
+			}
+			out = append(out, tc)
+			emitted[c.Name] = true
+			progress = true
+		}
+		if !progress {
+			return nil, &StepError{Store: st.Name, Step: "offboarding", Op: "ordering tables", Err: errors.New("the references form a cycle")}
+		}
+	}
+	return out, nil
+}
+
+// eraseExports removes the exports folder's contents and the tombstones of
+// unfinished erasures.
+func (e *Engine) eraseExports(ctx context.Context, root *os.Root) (StoreResult, error) {
+	res := StoreResult{Name: exportsDir}
+	for _, dir := range []string{exportsDir, tombstoneDir} {
+		entries, err := readDir(root, dir)
+		if err != nil {
+			return res, stepErr(exportsDir, dir, "listing", err)
+		}
+		for _, ent := range entries {
+			name := dir + "/" + ent.Name()
+			n, err := countPaths(ctx, root, name)
+			if err != nil {
+				return res, stepErr(exportsDir, dir, "counting", err)
+			}
+			if err := root.RemoveAll(name); err != nil {
+				return res, stepErr(exportsDir, dir, "removing", err)
+			}
+			res.Erased += n
+		}
+		left, err := readDir(root, dir)
+		if err != nil {
+			return res, stepErr(exportsDir, dir, "listing", err)
+		}
+		res.Remaining += int64(len(left))
+	}
+	return res, nil
+}

@@ -1,0 +1,82 @@
+package erasure
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/inboxchat/inboxchat-operator/internal/datamap"
+)
+
+func TestEraseTenantErasesEverythingTheMapNames(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, engine)
+			for range 3 {
+				f.seedUser(t)
+				f.seedLead(t)
+			}
+			// An export, the ledger of an erasure, a legal hold, and data the
+			// map does not name.
+			if _, err := f.newEngine(t, Options{}).Run(ctx, Request{UID: uid(t, "before"), Subject: Subject{Kind: datamap.Lead, ID: "1"}, Mode: ExportThenErase}); err != nil {
+				t.Fatal(err)
+			}
+			f.exec(t, "INSERT INTO legal_holds (subject_kind, subject_id, reason) VALUES ('User', 1, 'litigation')")
+			if err := f.rdb.Set(ctx, "feature-flags", "on", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			f.writeFile(t, "README.txt", "not personal")
+			ledgerRows := f.count(t, "SELECT COUNT(*) FROM erasure_ledger")
+
+			res, err := EraseTenant(ctx, f.stores(), datamap.Default())
+			if err != nil {
+				t.Fatalf("EraseTenant: %v", err)
+			}
+			// 3 users (1 + 2 + 2 + 3 rows each) and 2 leads (1 + 2 + 3 + 2 + 1).
+			want := []StoreResult{
+				{Name: "sessions", Erased: 3 * 3},
+				{Name: "files", Erased: 3*4 + 2*2},
+				{Name: "database", Erased: 3*8 + 2*9},
+				{Name: "exports", Erased: 1},
+			}
+			if !reflect.DeepEqual(res, want) {
+				t.Errorf("EraseTenant = %+v\nwant %+v", res, want)
+			}
+			for _, table := range []string{"users", "leads", "lead_tags", "messages", "security_log", "uploads", "broadcast_deliveries", "policy_notifications"} {
+				if n := f.count(t, "SELECT COUNT(*) FROM "+table); n != 0 {
+					t.Errorf("%s still holds %d rows", table, n)
+				}
+			}
+			if n := f.count(t, "SELECT COUNT(*) FROM erasure_ledger"); n != ledgerRows {
+				t.Errorf("erasure_ledger holds %d rows, had %d: tables the map does not name must be left alone", n, ledgerRows)
+			}
+			if n := f.count(t, "SELECT COUNT(*) FROM legal_holds"); n != 1 {
+				t.Errorf("legal_holds holds %d rows, want the 1 left alone", n)
+			}
+			if keys := f.redisKeys(t); !reflect.DeepEqual(keys, []string{"feature-flags"}) {
+				t.Errorf("Redis keys left: %v, want only the one the map does not name", keys)
+			}
+			for _, dir := range []string{"users", "leads", "exports"} {
+				entries, err := readDir(mustRoot(t, f.root), dir)
+				if err != nil || len(entries) != 0 {
+					t.Errorf("%s/ holds %d entries (%v), want none", dir, len(entries), err)
+				}
+			}
+			if !f.exists(t, "README.txt") {
+				t.Error("a file the map does not name was removed")
+			}
+
+			// Offboarding again finds nothing and succeeds.
+			res, err = EraseTenant(ctx, f.stores(), datamap.Default())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range res {
+				if s.Erased != 0 || s.Remaining != 0 {
+					t.Errorf("a second EraseTenant: %+v, want nothing erased or left", s)
+				}
+			}
+		})
+	}
+}
