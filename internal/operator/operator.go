@@ -210,9 +210,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Broadcast controller: %w", err)
 	}
-	if err := metrics.Registry.Register(newTenantCollector(mgr.GetClient())); err != nil {
-		if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
-			return nil, err
+	for _, c := range []prometheus.Collector{newTenantCollector(mgr.GetClient()), newWorkCollector(mgr.GetClient())} {
+		if err := metrics.Registry.Register(c); err != nil {
+			if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
+				return nil, err
+			}
 		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

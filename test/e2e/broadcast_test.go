@@ -83,6 +83,10 @@ var _ = Describe("a Broadcast to opted-in leads", Ordered, func() {
 			Expect(claims.Broadcast).To(Equal(bc.Name))
 		}
 		noPersonalData(got, append(audience, "Ana1")...)
+
+		By("exporting the counts as metrics")
+		Expect(metricValue("inboxchat_broadcast_messages", map[string]string{"broadcast": bc.Name, "result": "sent"})).To(BeEquivalentTo(len(audience)))
+		Expect(metricValue("inboxchat_broadcast_messages", map[string]string{"broadcast": bc.Name, "result": "skipped_outside_window"})).To(BeEquivalentTo(2))
 	})
 
 	It("fails before any send when the message template is broken", func() {

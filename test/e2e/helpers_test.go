@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/inboxchat/inboxchat-operator/internal/crypto"
 	"github.com/inboxchat/inboxchat-operator/internal/fixtures"
@@ -91,6 +92,29 @@ func noPersonalData(obj client.Object, values ...string) {
 	for _, v := range values {
 		Expect(strings.Contains(dump, v)).To(BeFalse(), "personal data %q appears in status or events", v)
 	}
+}
+
+// metricValue reads a gauge of the operator's metrics registry.
+func metricValue(name string, labels map[string]string) float64 {
+	GinkgoHelper()
+	families, err := metrics.Registry.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if want, ok := labels[l.GetName()]; ok && want != l.GetValue() {
+					continue next
+				}
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	Fail(fmt.Sprintf("no metric %s with %v", name, labels))
+	return 0
 }
 
 // blindIndex is the lookup value of a PSID, as the app computes it.
