@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 generated() {
   find api -name 'zz_generated*.go'
   find config/crd/bases config/rbac config/webhook -name '*.yaml' 2>/dev/null
-  [ -d charts/inboxchat-operator/crds ] && find charts/inboxchat-operator/crds -name '*.yaml'
+  [ -d charts/inboxchat-operator/crds ] && find charts/inboxchat-operator/crds -name "*.yaml"
+  [ -f charts/inboxchat-operator/templates/clusterrole.yaml ] && echo charts/inboxchat-operator/templates/clusterrole.yaml
   true
 }
 snapshot() { generated | sort | xargs -r sha256sum; }
