@@ -19,12 +19,16 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/inboxchat/inboxchat-operator/internal/localnode"
 	"github.com/inboxchat/inboxchat-operator/internal/operator"
+	"github.com/inboxchat/inboxchat-operator/internal/schema"
 	"github.com/inboxchat/inboxchat-operator/internal/testenv"
 )
 
@@ -111,8 +115,19 @@ func run() error {
 		}
 	}
 
+	if !existing {
+		fmt.Println("» preparing the demo tenant's database on the local PostgreSQL ...")
+		if err := prepareDemoDatabase(ctx); err != nil {
+			return err
+		}
+	}
 	c, err := newApplier(cfg)
 	if err != nil {
+		return err
+	}
+	// The operator keeps its CA and offboarding receipts in its own
+	// namespace, which an installation creates.
+	if err := c.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "inboxchat-system"}}); client.IgnoreAlreadyExists(err) != nil {
 		return err
 	}
 	fmt.Println("» applying config/samples ...")
@@ -158,4 +173,33 @@ Press Ctrl-C to stop everything.
 			}
 		}
 	}
+}
+
+// demoDatabase is the local database of the sample Tenant's external store.
+const demoDatabase = "inboxchat_demo"
+
+// prepareDemoDatabase creates the sample tenant's database on the local
+// PostgreSQL (trust auth) when missing and applies the reference schema.
+func prepareDemoDatabase(ctx context.Context) error {
+	admin, err := schema.Open(schema.Postgres, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	var exists bool
+	if err := admin.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", demoDatabase).Scan(&exists); err != nil {
+		return fmt.Errorf("PostgreSQL is not reachable on 127.0.0.1:5432 (start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start): %w", err)
+	}
+	if !exists {
+		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+demoDatabase); err != nil {
+			return err
+		}
+	}
+	db, err := schema.Open(schema.Postgres, "postgres://postgres@127.0.0.1:5432/"+demoDatabase+"?sslmode=disable")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = schema.Apply(ctx, db, schema.Postgres)
+	return err
 }

@@ -63,7 +63,7 @@ func (a *applier) applySamples(ctx context.Context, dir string) error {
 			}
 		}
 	}
-	order := map[string]int{"Secret": 1, "ConfigMap": 1, "Tenant": 0, "PolicyUpdate": 2, "Broadcast": 3, "ErasureRequest": 4}
+	order := map[string]int{"Namespace": 0, "Tenant": 1, "Secret": 0, "ConfigMap": 0, "PolicyUpdate": 2, "Broadcast": 3, "ErasureRequest": 4}
 	rank := func(u *unstructured.Unstructured) int {
 		if u.GetNamespace() == "" {
 			return order[u.GetKind()]

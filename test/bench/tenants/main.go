@@ -19,11 +19,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -62,7 +64,9 @@ func main() {
 }
 
 func run(n, perTenant, workers, qps, concurrency int) error {
-	ctx, cancel := context.WithCancel(context.Background())
+	// Ctrl-C or a timeout's SIGTERM still stops the control plane and the
+	// operator (the deferred Stop and Kill below).
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	root, err := testenv.RepoRoot()
 	if err != nil {
@@ -144,6 +148,9 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 		}
 		if ready == n {
 			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		if time.Since(start) > 15*time.Minute {
 			return fmt.Errorf("only %d of %d Tenants Ready after 15 minutes", ready, n)
