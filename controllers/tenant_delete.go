@@ -56,6 +56,13 @@ func (r *TenantReconciler) reconcileDelete(ctx context.Context, t *v1alpha1.Tena
 			}
 			return ctrl.Result{}, nil
 		}
+		if t.Spec.Offboarding.ExportBeforeDelete {
+			// A whole-tenant export is not built yet: never erase what the
+			// user asked to have exported first.
+			msg := "spec.offboarding.exportBeforeDelete is set, but this operator version cannot export a whole tenant yet; nothing is erased -- export the data yourself and clear the field to proceed, or set spec.offboarding.policy to Retain"
+			markStalled(t, "ExportNotAvailable", msg)
+			return ctrl.Result{}, r.patchStatus(ctx, original, t)
+		}
 		done, err := r.offboardErase(ctx, t)
 		if err != nil || !done {
 			if perr := r.patchStatus(ctx, original, t); perr != nil {

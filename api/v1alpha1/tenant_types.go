@@ -298,7 +298,10 @@ type OffboardingSpec struct {
 	// +optional
 	// +kubebuilder:default=Erase
 	Policy OffboardingPolicy `json:"policy,omitempty"`
-	// exportBeforeDelete makes an encrypted export of all tenant data before erasing.
+	// exportBeforeDelete asks for an encrypted export of all tenant data
+	// before erasing. This version cannot export a whole tenant yet: with it
+	// set, offboarding with Erase waits (Stalled, ExportNotAvailable) and
+	// erases nothing.
 	// +optional
 	ExportBeforeDelete bool `json:"exportBeforeDelete,omitempty"`
 }
