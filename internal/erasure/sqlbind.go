@@ -19,22 +19,7 @@ type querier interface {
 
 // rebind turns the ? placeholders of a static query into $1, $2, ... for
 // PostgreSQL. The static queries of this package hold no other '?'.
-func rebind(engine schema.Engine, q string) string {
-	if engine != schema.Postgres {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+func rebind(engine schema.Engine, q string) string { return engine.Rebind(q) }
 
 // sqlBuilder builds one statement from literal SQL, identifiers that pass
 // datamap.QuoteIdent and bind parameters. The first invalid identifier is

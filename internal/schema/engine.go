@@ -3,6 +3,8 @@ package schema
 import (
 	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 
 	_ "github.com/go-sql-driver/mysql" // registers the "mysql" database/sql driver
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -50,4 +52,24 @@ func Open(engine Engine, dsn string) (*sql.DB, error) {
 		return nil, fmt.Errorf("unknown database engine %q", engine)
 	}
 	return sql.Open(driver, dsn)
+}
+
+// Rebind turns the ? placeholders of q into $1, $2, ... for PostgreSQL and
+// leaves q as it is for MySQL. q must contain no ? other than placeholders
+// (no ? in literals or identifiers).
+func (e Engine) Rebind(q string) string {
+	if e != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
