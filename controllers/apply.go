@@ -6,6 +6,7 @@ import (
 	"reflect"
 
 	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -207,4 +208,14 @@ func isEmpty(v any) bool {
 		return x == ""
 	}
 	return false
+}
+
+// patchStatusIfChanged writes obj's status, as a merge patch against
+// original, only when the status changed: a reconcile that changes nothing
+// writes nothing. An object deleted meanwhile is no error.
+func patchStatusIfChanged(ctx context.Context, c client.Client, original, obj client.Object, before, after any) error {
+	if equality.Semantic.DeepEqual(before, after) {
+		return nil
+	}
+	return client.IgnoreNotFound(c.Status().Patch(ctx, obj, client.MergeFrom(original)))
 }

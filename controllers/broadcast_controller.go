@@ -11,7 +11,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -78,12 +77,7 @@ func (r *BroadcastReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 	original := bc.DeepCopy()
 	defer func() {
-		if equality.Semantic.DeepEqual(original.Status, bc.Status) {
-			return
-		}
-		if err := r.Status().Patch(ctx, bc, client.MergeFrom(original)); client.IgnoreNotFound(err) != nil {
-			retErr = errors.Join(retErr, err)
-		}
+		retErr = errors.Join(retErr, patchStatusIfChanged(ctx, r.Client, original, bc, original.Status, bc.Status))
 	}()
 	bc.Status.ObservedGeneration = bc.Generation
 	if bc.Status.Phase == "" {

@@ -10,7 +10,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -63,12 +62,7 @@ func (r *ErasureRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	original := er.DeepCopy()
 	defer func() {
-		if equality.Semantic.DeepEqual(original.Status, er.Status) {
-			return
-		}
-		if err := r.Status().Patch(ctx, er, client.MergeFrom(original)); client.IgnoreNotFound(err) != nil {
-			retErr = errors.Join(retErr, err)
-		}
+		retErr = errors.Join(retErr, patchStatusIfChanged(ctx, r.Client, original, er, original.Status, er.Status))
 	}()
 
 	if er.Status.Deadline == nil {

@@ -11,7 +11,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -66,12 +65,7 @@ func (r *PolicyUpdateReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	original := pu.DeepCopy()
 	defer func() {
-		if equality.Semantic.DeepEqual(original.Status, pu.Status) {
-			return
-		}
-		if err := r.Status().Patch(ctx, pu, client.MergeFrom(original)); client.IgnoreNotFound(err) != nil {
-			retErr = errors.Join(retErr, err)
-		}
+		retErr = errors.Join(retErr, patchStatusIfChanged(ctx, r.Client, original, pu, original.Status, pu.Status))
 	}()
 	pu.Status.ObservedGeneration = pu.Generation
 	if pu.Status.Phase == "" {

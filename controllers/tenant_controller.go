@@ -12,8 +12,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
@@ -183,14 +181,7 @@ func (r *TenantReconciler) adoptMetadata(ctx context.Context, t *v1alpha1.Tenant
 
 // patchStatus writes the status once, only when it changed.
 func (r *TenantReconciler) patchStatus(ctx context.Context, original, t *v1alpha1.Tenant) error {
-	if equality.Semantic.DeepEqual(original.Status, t.Status) {
-		return nil
-	}
-	err := r.Status().Patch(ctx, t, client.MergeFrom(original))
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
+	return patchStatusIfChanged(ctx, r.Client, original, t, original.Status, t.Status)
 }
 
 // firstReadyRecorded reads the Tenant through the API before the one-time
