@@ -10,7 +10,8 @@ import (
 // pendingLead is one pending delivery with what its lead looks like now.
 // It holds sealed fields only; they are opened one lead at a time.
 type pendingLead struct {
-	id                         int64
+	delivery
+
 	psidEnc, firstEnc, lastEnc []byte
 	inWindow                   bool
 	unsubscribed, unreachable  bool
@@ -28,12 +29,14 @@ func newAudienceReader(l *deliveryLedger) *audienceReader {
 	return &audienceReader{
 		db:        l.db,
 		broadcast: l.broadcast,
-		pageSQL: rebind(l.engine, `SELECT d.lead_id, l.psid_enc, l.first_name_enc, l.last_name_enc,
+		// l.id > ? repeats d.lead_id > ? so that a merge join starts both
+		// indexes at the cursor.
+		pageSQL: rebind(l.engine, `SELECT d.id, d.lead_id, l.psid_enc, l.first_name_enc, l.last_name_enc,
   CASE WHEN l.last_inbound_at >= ? THEN 1 ELSE 0 END,
   CASE WHEN l.unsubscribed_at IS NULL THEN 0 ELSE 1 END,
   CASE WHEN l.unreachable_at IS NULL THEN 0 ELSE 1 END
 FROM `+ledgerTable+` JOIN leads l ON l.id = d.lead_id
-WHERE d.broadcast = ? AND d.lead_id > ? AND `+wherePending+`
+WHERE d.broadcast = ? AND d.lead_id > ? AND l.id > ? AND `+wherePending+`
 ORDER BY d.lead_id LIMIT ?`),
 	}
 }
@@ -42,7 +45,7 @@ ORDER BY d.lead_id LIMIT ?`),
 // windowOpenSince is the earliest last message that keeps a lead's 24-hour
 // window open.
 func (a *audienceReader) page(ctx context.Context, after int64, limit int, windowOpenSince time.Time) ([]pendingLead, error) {
-	rows, err := a.db.QueryContext(ctx, a.pageSQL, windowOpenSince.UTC(), a.broadcast, after, limit)
+	rows, err := a.db.QueryContext(ctx, a.pageSQL, windowOpenSince.UTC(), a.broadcast, after, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("broadcast: reading the audience: %w", err)
 	}
@@ -53,7 +56,7 @@ func (a *audienceReader) page(ctx context.Context, after int64, limit int, windo
 			p                        pendingLead
 			inWindow, unsub, unreach int
 		)
-		if err := rows.Scan(&p.id, &p.psidEnc, &p.firstEnc, &p.lastEnc, &inWindow, &unsub, &unreach); err != nil {
+		if err := rows.Scan(&p.id, &p.leadID, &p.psidEnc, &p.firstEnc, &p.lastEnc, &inWindow, &unsub, &unreach); err != nil {
 			return nil, fmt.Errorf("broadcast: reading the audience: %w", err)
 		}
 		p.inWindow, p.unsubscribed, p.unreachable = inWindow == 1, unsub == 1, unreach == 1

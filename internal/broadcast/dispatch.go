@@ -4,14 +4,15 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/inboxchat/inboxchat-operator/internal/messenger"
 )
 
 // preparedSend is a lead's message, built and checked, not yet claimed.
 type preparedSend struct {
-	leadID int64
-	msg    messenger.Outgoing
+	delivery
+	msg messenger.Outgoing
 }
 
 // produce reads the pending deliveries page by page, completes those that
@@ -35,7 +36,7 @@ func (x *run) produce(ctx context.Context, jobs chan<- messenger.Job, senderDone
 		if len(page) == 0 {
 			return nil
 		}
-		after = page[len(page)-1].id
+		after = page[len(page)-1].leadID
 		sends, err := x.prepare(ctx, page)
 		if err != nil {
 			return err
@@ -58,66 +59,82 @@ func (x *run) dispatch(ctx context.Context, batch []preparedSend, jobs chan<- me
 	}
 	ids := make([]int64, len(batch))
 	for i, s := range batch {
-		ids[i] = s.leadID
+		ids[i] = s.id
 	}
-	claimed, err := x.ledger.claim(ctx, ids, x.cfg.Now())
+	claimedIDs, err := x.ledger.claim(ctx, ids, x.cfg.Now())
 	if err != nil {
 		return true, err
 	}
 	x.tracker.claimed()
-	// A lead may have unsubscribed since its page was read: check again,
-	// now that no other run can send to it.
-	unsub, err := x.ledger.unsubscribedAmong(ctx, claimed)
-	if err != nil {
-		return true, x.releaseAfter(ctx, claimed, err)
-	}
-	skip := make(map[int64]bool, len(unsub))
-	for _, id := range unsub {
-		ok, err := x.ledger.recordSkipped(ctx, id, SkipUnsubscribed, "", x.cfg.Now(), false)
-		if err != nil {
-			return true, x.releaseAfter(ctx, claimed, err)
-		}
-		skip[id] = true
-		if ok {
-			x.tracker.finished(1, func(p *Progress) { p.SkippedUnsubscribed++ })
-		}
-	}
-	isClaimed := make(map[int64]bool, len(claimed))
-	for _, id := range claimed {
+	isClaimed := make(map[int64]bool, len(claimedIDs))
+	for _, id := range claimedIDs {
 		isClaimed[id] = true
 	}
-	var handed []int64
+	var claimed []preparedSend
 	for _, s := range batch {
-		if !isClaimed[s.leadID] || skip[s.leadID] {
+		if isClaimed[s.id] {
+			claimed = append(claimed, s)
+		}
+	}
+	// A lead may have unsubscribed since its page was read: check again,
+	// now that no other run can send to it.
+	leadIDs := make([]int64, len(claimed))
+	for i, s := range claimed {
+		leadIDs[i] = s.leadID
+	}
+	unsub, err := x.ledger.unsubscribedAmong(ctx, leadIDs)
+	if err != nil {
+		return true, x.releaseAfter(ctx, claimedIDs, err)
+	}
+	gone := make(map[int64]bool, len(unsub))
+	for _, id := range unsub {
+		gone[id] = true
+	}
+	for i, s := range claimed {
+		if gone[s.leadID] {
+			ok, err := x.ledger.recordSkipped(ctx, s.delivery, SkipUnsubscribed, "", x.cfg.Now(), false)
+			if err != nil {
+				return true, x.releaseAfter(ctx, idsOf(claimed[i:]), err)
+			}
+			if ok {
+				x.tracker.finished(1, func(p *Progress) { p.SkippedUnsubscribed++ })
+			}
 			continue
 		}
-		job := messenger.Job{Key: strconv.FormatInt(s.leadID, 10), Message: s.msg}
 		select {
-		case jobs <- job:
-			handed = append(handed, s.leadID)
+		case jobs <- messenger.Job{Key: jobKey(s.delivery), Message: s.msg}:
 		case <-ctx.Done():
-			return true, x.releaseUnhanded(ctx, claimed, handed, skip)
+			return true, x.releaseAfter(ctx, idsOf(claimed[i:]), nil)
 		case <-senderDone:
-			return true, x.releaseUnhanded(ctx, claimed, handed, skip)
+			return true, x.releaseAfter(ctx, idsOf(claimed[i:]), nil)
 		}
 	}
 	return false, nil
 }
 
-// releaseUnhanded returns the claims that never reached the Sender to
-// pending.
-func (x *run) releaseUnhanded(ctx context.Context, claimed, handed []int64, skip map[int64]bool) error {
-	done := make(map[int64]bool, len(handed))
-	for _, id := range handed {
-		done[id] = true
+// idsOf returns the delivery ids of sends.
+func idsOf(sends []preparedSend) []int64 {
+	ids := make([]int64, len(sends))
+	for i, s := range sends {
+		ids[i] = s.id
 	}
-	var rest []int64
-	for _, id := range claimed {
-		if !done[id] && !skip[id] {
-			rest = append(rest, id)
-		}
+	return ids
+}
+
+// jobKey names a delivery in a Sender job: "<delivery id>:<lead id>".
+func jobKey(d delivery) string {
+	return strconv.FormatInt(d.id, 10) + ":" + strconv.FormatInt(d.leadID, 10)
+}
+
+// parseJobKey reads a key made by jobKey.
+func parseJobKey(key string) (delivery, error) {
+	a, b, ok := strings.Cut(key, ":")
+	id, err1 := strconv.ParseInt(a, 10, 64)
+	lead, err2 := strconv.ParseInt(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return delivery{}, fmt.Errorf("broadcast: the sender returned an unknown job key")
 	}
-	return x.releaseAfter(ctx, rest, nil)
+	return delivery{id: id, leadID: lead}, nil
 }
 
 // releaseAfter releases claims of messages that were not sent and returns
@@ -140,8 +157,8 @@ func (x *run) releaseAfter(ctx context.Context, ids []int64, cause error) error 
 // order. PSIDs and names are opened only for those.
 func (x *run) prepare(ctx context.Context, page []pendingLead) ([]preparedSend, error) {
 	var (
-		unsub, unreach, outside          []int64
-		undecryptable, broken, oversized []int64
+		unsub, unreach, outside          []delivery
+		undecryptable, broken, oversized []delivery
 		sends                            []preparedSend
 	)
 	windowApplies := x.cfg.MessagingType != messenger.MessagingTypeMessageTag
@@ -149,26 +166,26 @@ func (x *run) prepare(ctx context.Context, page []pendingLead) ([]preparedSend, 
 	for _, l := range page {
 		switch {
 		case l.unsubscribed:
-			unsub = append(unsub, l.id)
+			unsub = append(unsub, l.delivery)
 			continue
 		case l.unreachable:
-			unreach = append(unreach, l.id)
+			unreach = append(unreach, l.delivery)
 			continue
 		case windowApplies && !l.inWindow:
-			outside = append(outside, l.id)
+			outside = append(outside, l.delivery)
 			continue
 		}
 		fields, psid, ok := x.open(l)
 		if !ok {
-			undecryptable = append(undecryptable, l.id)
+			undecryptable = append(undecryptable, l.delivery)
 			continue
 		}
 		text, err := x.tmpl.render(fields)
 		if err != nil {
-			broken = append(broken, l.id)
+			broken = append(broken, l.delivery)
 			continue
 		}
-		link, err := UnsubscribeURL(x.cfg.UnsubscribeKey, x.cfg.Tenant, x.cfg.Host, x.cfg.Broadcast, l.id, now)
+		link, err := UnsubscribeURL(x.cfg.UnsubscribeKey, x.cfg.Tenant, x.cfg.Host, x.cfg.Broadcast, l.leadID, now)
 		if err != nil {
 			// New checked the key, tenant and broadcast; lead ids are digits.
 			return nil, fmt.Errorf("broadcast: signing an unsubscribe link: %w", err)
@@ -181,14 +198,14 @@ func (x *run) prepare(ctx context.Context, page []pendingLead) ([]preparedSend, 
 			Buttons:       x.cfg.Buttons,
 		}
 		if err := msg.Validate(); err != nil {
-			oversized = append(oversized, l.id)
+			oversized = append(oversized, l.delivery)
 			continue
 		}
-		sends = append(sends, preparedSend{leadID: l.id, msg: msg})
+		sends = append(sends, preparedSend{delivery: l.delivery, msg: msg})
 	}
 
 	type outcome struct {
-		ids                 []int64
+		ds                  []delivery
 		state, code, reason string
 		count               func(p *Progress)
 	}
@@ -200,10 +217,14 @@ func (x *run) prepare(ctx context.Context, page []pendingLead) ([]preparedSend, 
 		{broken, stateFailed, ErrorCodeTemplate, "", func(p *Progress) { p.Failed++ }},
 		{oversized, stateFailed, ErrorCodeInvalidMessage, "", func(p *Progress) { p.Failed++ }},
 	} {
-		if len(o.ids) == 0 {
+		if len(o.ds) == 0 {
 			continue
 		}
-		n, err := x.ledger.finishPending(ctx, o.ids, o.state, o.code, o.reason, now)
+		ids, leads := make([]int64, len(o.ds)), make([]int64, len(o.ds))
+		for i, d := range o.ds {
+			ids[i], leads[i] = d.id, d.leadID
+		}
+		n, err := x.ledger.finishPending(ctx, ids, o.state, o.code, o.reason, now)
 		if err != nil {
 			return nil, err
 		}
@@ -214,7 +235,7 @@ func (x *run) prepare(ctx context.Context, page []pendingLead) ([]preparedSend, 
 		})
 		if o.state == stateFailed {
 			x.tracker.setLastError(DeliveryError{Code: o.code, Text: failureText[o.code]})
-			x.log.WarnContext(ctx, "deliveries failed before sending", "errorCode", o.code, "leadIDs", o.ids)
+			x.log.WarnContext(ctx, "deliveries failed before sending", "errorCode", o.code, "leadIDs", leads)
 		}
 	}
 	return sends, nil
@@ -229,20 +250,20 @@ var failureText = map[string]string{
 
 // open decrypts a lead's PSID and names.
 func (x *run) open(l pendingLead) (leadFields, string, bool) {
-	psid, err := x.cfg.Keyring.Open(l.psidEnc, LeadAssociatedData("psid", l.id))
+	psid, err := x.cfg.Keyring.Open(l.psidEnc, LeadAssociatedData("psid", l.leadID))
 	if err != nil || len(psid) == 0 {
 		return leadFields{}, "", false
 	}
 	var f leadFields
 	if l.firstEnc != nil {
-		b, err := x.cfg.Keyring.Open(l.firstEnc, LeadAssociatedData("first_name", l.id))
+		b, err := x.cfg.Keyring.Open(l.firstEnc, LeadAssociatedData("first_name", l.leadID))
 		if err != nil {
 			return leadFields{}, "", false
 		}
 		f.FirstName = string(b)
 	}
 	if l.lastEnc != nil {
-		b, err := x.cfg.Keyring.Open(l.lastEnc, LeadAssociatedData("last_name", l.id))
+		b, err := x.cfg.Keyring.Open(l.lastEnc, LeadAssociatedData("last_name", l.leadID))
 		if err != nil {
 			return leadFields{}, "", false
 		}

@@ -15,7 +15,9 @@
 // id when the freeze began. The audience never passes through the worker.
 // Because the freeze commits as a whole, a later Run that finds any row of
 // the broadcast knows the audience is complete and never freezes again;
-// leads created later never join.
+// leads created later never join. The run then refreshes the ledger's
+// planner statistics (ANALYZE), without which PostgreSQL reads a freshly
+// filled table through the wrong index.
 //
 // Run then reads the pending deliveries in pages by lead id (keyset
 // pagination). Per lead, checked again at send time: an unsubscribe since

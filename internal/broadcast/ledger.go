@@ -13,6 +13,11 @@ import (
 // whereClaimed use.
 const ledgerTable = "broadcast_deliveries d"
 
+// delivery names one ledger row: its primary key and its lead.
+type delivery struct {
+	id, leadID int64
+}
+
 // deliveryLedger is the broadcast_deliveries rows of one broadcast. See
 // states.go for how the schema's four states carry pending and claimed
 // deliveries.
@@ -32,10 +37,12 @@ func newDeliveryLedger(db *sql.DB, engine schema.Engine, broadcast string, timeo
 	// Claims left behind by a worker that died: their outcome is unknown.
 	l.recoverSQL = q(`UPDATE broadcast_deliveries SET state = 'failed', completed_at = ?
 WHERE broadcast = ? AND state = 'intent' AND error_code = 'unknown_outcome'`)
-	// SET names bare columns: PostgreSQL refuses the alias there.
+	// SET names bare columns: PostgreSQL refuses the alias there. Rows
+	// are addressed by primary key, which every planner uses whatever its
+	// statistics say just after the freeze.
 	outcome := func(set string) string {
 		return q(`UPDATE ` + ledgerTable + ` SET ` + set + `
-WHERE d.broadcast = ? AND d.lead_id = ? AND ` + whereClaimed)
+WHERE d.id = ? AND ` + whereClaimed)
 	}
 	l.sentSQL = outcome(`state = 'sent', message_id = ?, error_code = NULL, completed_at = ?`)
 	l.failedSQL = outcome(`state = 'failed', error_code = ?, completed_at = ?`)
@@ -65,6 +72,22 @@ func (l *deliveryLedger) frozen(ctx context.Context) (bool, error) {
 	return n > 0, nil
 }
 
+// analyze refreshes the planner's statistics of the ledger after the
+// freeze added many rows, so that the audience reads use the (broadcast,
+// lead_id) index at once instead of after the next automatic analyze. It
+// needs ownership of the table on PostgreSQL; failing is not an error.
+func (l *deliveryLedger) analyze(ctx context.Context) error {
+	q := `ANALYZE broadcast_deliveries`
+	if l.engine == schema.MySQL {
+		q = `ANALYZE TABLE broadcast_deliveries`
+	}
+	rows, err := l.db.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
 // recoverAbandoned marks claims that no running worker holds as failed
 // with ErrorCodeUnknownOutcome, and returns how many. Call it only while
 // holding the run lock.
@@ -76,9 +99,9 @@ func (l *deliveryLedger) recoverAbandoned(ctx context.Context, at time.Time) (in
 	return res.RowsAffected()
 }
 
-// finishPending completes pending deliveries without a send (skips found
-// before the send, leads whose message cannot be built) and returns how
-// many it completed.
+// finishPending completes pending deliveries (by delivery id) without a
+// send: skips found before the send, leads whose message cannot be built.
+// It returns how many it completed.
 func (l *deliveryLedger) finishPending(ctx context.Context, ids []int64, state, errorCode, skipReason string, at time.Time) (int64, error) {
 	if len(ids) == 0 {
 		return 0, nil
@@ -86,8 +109,8 @@ func (l *deliveryLedger) finishPending(ctx context.Context, ids []int64, state, 
 	ctx, cancel := l.bounded(ctx)
 	defer cancel()
 	q := rebind(l.engine, `UPDATE `+ledgerTable+` SET state = ?, error_code = ?, skip_reason = ?, completed_at = ?
-WHERE d.broadcast = ? AND `+wherePending+` AND d.lead_id IN (`+placeholders(len(ids))+`)`)
-	args := append([]any{state, nullString(errorCode), nullString(skipReason), at.UTC(), l.broadcast}, int64Args(ids)...)
+WHERE d.id IN (`+placeholders(len(ids))+`) AND `+wherePending)
+	args := append([]any{state, nullString(errorCode), nullString(skipReason), at.UTC()}, int64Args(ids)...)
 	res, err := l.db.ExecContext(ctx, q, args...)
 	if err != nil {
 		return 0, fmt.Errorf("broadcast: recording %d deliveries as %s: %w", len(ids), state, err)
@@ -95,9 +118,9 @@ WHERE d.broadcast = ? AND `+wherePending+` AND d.lead_id IN (`+placeholders(len(
 	return res.RowsAffected()
 }
 
-// claim marks pending deliveries as claimed, so that no other run sends
-// them, and returns the ids it claimed: all of ids unless another worker
-// got some first or they left the ledger (an erased lead).
+// claim marks pending deliveries (by delivery id) as claimed, so that no
+// other run sends them, and returns the ids it claimed: all of ids unless
+// another worker got some first or they left the ledger (an erased lead).
 func (l *deliveryLedger) claim(ctx context.Context, ids []int64, at time.Time) ([]int64, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -106,13 +129,13 @@ func (l *deliveryLedger) claim(ctx context.Context, ids []int64, at time.Time) (
 	defer cancel()
 	claimSQL := func(n int) string {
 		return rebind(l.engine, `UPDATE `+ledgerTable+` SET error_code = 'unknown_outcome', attempted_at = ?
-WHERE d.broadcast = ? AND `+wherePending+` AND d.lead_id IN (`+placeholders(n)+`)`)
+WHERE d.id IN (`+placeholders(n)+`) AND `+wherePending)
 	}
 	tx, err := l.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return nil, fmt.Errorf("broadcast: claiming deliveries: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, claimSQL(len(ids)), append([]any{at.UTC(), l.broadcast}, int64Args(ids)...)...)
+	res, err := tx.ExecContext(ctx, claimSQL(len(ids)), append([]any{at.UTC()}, int64Args(ids)...)...)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, fmt.Errorf("broadcast: claiming deliveries: %w", err)
@@ -128,7 +151,7 @@ WHERE d.broadcast = ? AND `+wherePending+` AND d.lead_id IN (`+placeholders(n)+`
 	one := claimSQL(1)
 	claimed := make([]int64, 0, len(ids))
 	for _, id := range ids {
-		res, err := l.db.ExecContext(ctx, one, at.UTC(), l.broadcast, id)
+		res, err := l.db.ExecContext(ctx, one, at.UTC(), id)
 		if err != nil {
 			return claimed, fmt.Errorf("broadcast: claiming a delivery: %w", err)
 		}
@@ -166,7 +189,8 @@ func (l *deliveryLedger) unsubscribedAmong(ctx context.Context, ids []int64) ([]
 	return out, nil
 }
 
-// release returns claims to pending: their messages were not sent.
+// release returns claims (by delivery id) to pending: their messages were
+// not sent.
 func (l *deliveryLedger) release(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
@@ -174,8 +198,8 @@ func (l *deliveryLedger) release(ctx context.Context, ids []int64) error {
 	ctx, cancel := l.bounded(ctx)
 	defer cancel()
 	q := rebind(l.engine, `UPDATE `+ledgerTable+` SET state = 'intent', error_code = NULL, completed_at = NULL
-WHERE d.broadcast = ? AND `+whereClaimed+` AND d.lead_id IN (`+placeholders(len(ids))+`)`)
-	if _, err := l.db.ExecContext(ctx, q, append([]any{l.broadcast}, int64Args(ids)...)...); err != nil {
+WHERE d.id IN (`+placeholders(len(ids))+`) AND `+whereClaimed)
+	if _, err := l.db.ExecContext(ctx, q, int64Args(ids)...); err != nil {
 		return fmt.Errorf("broadcast: returning %d unsent deliveries to pending: %w", len(ids), err)
 	}
 	return nil
@@ -183,20 +207,20 @@ WHERE d.broadcast = ? AND `+whereClaimed+` AND d.lead_id IN (`+placeholders(len(
 
 // recordSent records a delivered message. It reports false when the row is
 // no longer a claim (the lead was erased meanwhile).
-func (l *deliveryLedger) recordSent(ctx context.Context, leadID int64, messageID string, at time.Time) (bool, error) {
-	return l.exec(ctx, "sent", l.sentSQL, truncate(messageID, 255), at.UTC(), l.broadcast, leadID)
+func (l *deliveryLedger) recordSent(ctx context.Context, d delivery, messageID string, at time.Time) (bool, error) {
+	return l.exec(ctx, "sent", l.sentSQL, truncate(messageID, 255), at.UTC(), d.id)
 }
 
 // recordFailed records a failed send.
-func (l *deliveryLedger) recordFailed(ctx context.Context, leadID int64, code string, at time.Time) (bool, error) {
-	return l.exec(ctx, "failed", l.failedSQL, truncate(code, maxErrorCodeLen), at.UTC(), l.broadcast, leadID)
+func (l *deliveryLedger) recordFailed(ctx context.Context, d delivery, code string, at time.Time) (bool, error) {
+	return l.exec(ctx, "failed", l.failedSQL, truncate(code, maxErrorCodeLen), at.UTC(), d.id)
 }
 
 // recordSkipped records a send Graph refused for a reason that makes the
 // lead skipped (outside the window, unreachable). With markUnreachable the
 // lead's unreachable_at is set too, in the same transaction.
-func (l *deliveryLedger) recordSkipped(ctx context.Context, leadID int64, reason, code string, at time.Time, markUnreachable bool) (bool, error) {
-	args := []any{reason, nullString(truncate(code, maxErrorCodeLen)), at.UTC(), l.broadcast, leadID}
+func (l *deliveryLedger) recordSkipped(ctx context.Context, d delivery, reason, code string, at time.Time, markUnreachable bool) (bool, error) {
+	args := []any{reason, nullString(truncate(code, maxErrorCodeLen)), at.UTC(), d.id}
 	if !markUnreachable {
 		return l.exec(ctx, "skipped", l.skippedSQL, args...)
 	}
@@ -211,7 +235,7 @@ func (l *deliveryLedger) recordSkipped(ctx context.Context, leadID int64, reason
 	if err != nil {
 		return false, fmt.Errorf("broadcast: recording an unreachable lead: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, l.unreachableSQL, at.UTC(), leadID); err != nil {
+	if _, err := tx.ExecContext(ctx, l.unreachableSQL, at.UTC(), d.leadID); err != nil {
 		return false, fmt.Errorf("broadcast: marking a lead unreachable: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

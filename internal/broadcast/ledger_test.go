@@ -19,7 +19,8 @@ func TestAClaimSucceedsOnce(t *testing.T) {
 		if frozen, err := l.frozen(ctx); err != nil || !frozen {
 			t.Fatalf("frozen = %v, %v", frozen, err)
 		}
-		ids := []int64{leads[0].id, leads[1].id, leads[2].id}
+		ds := fx.deliveries(t, "cas", leads[0].id, leads[1].id, leads[2].id)
+		ids := []int64{ds[0].id, ds[1].id, ds[2].id}
 		got, err := l.claim(ctx, ids[:2], time.Now())
 		if err != nil || !slices.Equal(got, ids[:2]) {
 			t.Fatalf("first claim = %v, %v", got, err)
@@ -33,7 +34,7 @@ func TestAClaimSucceedsOnce(t *testing.T) {
 			t.Fatalf("a third claim got %v", got)
 		}
 		// Released claims can be claimed again; recorded ones cannot.
-		if ok, err := l.recordSent(ctx, ids[0], "m_1", time.Now()); err != nil || !ok {
+		if ok, err := l.recordSent(ctx, ds[0], "m_1", time.Now()); err != nil || !ok {
 			t.Fatalf("recordSent = %v, %v", ok, err)
 		}
 		if err := l.release(ctx, ids); err != nil {
@@ -47,7 +48,7 @@ func TestAClaimSucceedsOnce(t *testing.T) {
 		if n, err := l.recoverAbandoned(ctx, time.Now()); err != nil || n != 2 {
 			t.Fatalf("recoverAbandoned = %d, %v; want 2", n, err)
 		}
-		if ok, _ := l.recordSent(ctx, ids[1], "m_2", time.Now()); !ok {
+		if ok, _ := l.recordSent(ctx, ds[1], "m_2", time.Now()); !ok {
 			t.Fatal("a late outcome for a recovered claim was refused")
 		}
 		p, err := l.counts(ctx)
@@ -62,4 +63,18 @@ func TestAClaimSucceedsOnce(t *testing.T) {
 			t.Fatalf("retryFailed = %d, %v; an unknown outcome must not be retried", n, err)
 		}
 	})
+}
+
+// deliveries returns the ledger rows of leadIDs, in that order.
+func (fx *fixture) deliveries(t *testing.T, name string, leadIDs ...int64) []delivery {
+	t.Helper()
+	out := make([]delivery, len(leadIDs))
+	for i, lead := range leadIDs {
+		out[i].leadID = lead
+		q := rebind(fx.engine, `SELECT id FROM broadcast_deliveries WHERE broadcast = ? AND lead_id = ?`)
+		if err := fx.db.QueryRowContext(context.Background(), q, name, lead).Scan(&out[i].id); err != nil {
+			t.Fatalf("delivery of lead %d: %v", lead, err)
+		}
+	}
+	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/inboxchat/inboxchat-operator/internal/messenger"
 )
@@ -15,15 +14,15 @@ import (
 // for the outcome writers, so that a slow database does not hold the
 // Sender's workers.
 func (x *run) onResult(res messenger.Result) {
-	id, err := strconv.ParseInt(res.Job.Key, 10, 64)
+	d, err := parseJobKey(res.Job.Key)
 	if err != nil {
-		x.halt(fmt.Errorf("broadcast: the sender returned an unknown job key"))
+		x.halt(err)
 		return
 	}
 	if x.crashed.Load() {
 		return // a dead process writes nothing
 	}
-	if h := x.hooks.afterSend; h != nil && h(id, res.Sent()) {
+	if h := x.hooks.afterSend; h != nil && h(d.leadID, res.Sent()) {
 		x.crashed.Store(true)
 		x.halt(errSimulatedCrash)
 		return
@@ -32,7 +31,7 @@ func (x *run) onResult(res messenger.Result) {
 	if errors.As(res.Err, &se) && se.Class == messenger.InvalidToken && !errors.Is(res.Err, messenger.ErrNotSent) {
 		x.halt(invalidTokenError(se))
 	}
-	x.outcomes <- sendOutcome{leadID: id, res: res}
+	x.outcomes <- sendOutcome{delivery: d, res: res}
 }
 
 // invalidTokenError is the error that stops a run whose token Graph
@@ -45,8 +44,8 @@ func invalidTokenError(se *messenger.SendError) *Error {
 
 // sendOutcome is a send's result waiting for its ledger write.
 type sendOutcome struct {
-	leadID int64
-	res    messenger.Result
+	delivery
+	res messenger.Result
 }
 
 // writeOutcomes records queued outcomes until the queue is closed.
@@ -55,24 +54,24 @@ func (x *run) writeOutcomes() {
 		if x.crashed.Load() || x.ledgerBroken.Load() {
 			continue
 		}
-		x.record(o.leadID, o.res)
+		x.record(o.delivery, o.res)
 	}
 }
 
 // record writes the outcome of one send to the ledger.
-func (x *run) record(id int64, res messenger.Result) {
+func (x *run) record(d delivery, res messenger.Result) {
 	ctx := context.Background()
 	now := x.cfg.Now()
 	if res.Err == nil {
-		ok, err := x.ledger.recordSent(ctx, id, res.MessageID, now)
-		x.recorded(ok, err, id, func(p *Progress) { p.Sent++ })
+		ok, err := x.ledger.recordSent(ctx, d, res.MessageID, now)
+		x.recorded(ok, err, d, func(p *Progress) { p.Sent++ })
 		x.tracker.sendAnswered(true, false, DeliveryError{})
 		return
 	}
 	if errors.Is(res.Err, messenger.ErrNotSent) {
 		// Never handed to Graph, or refused with certainty: it stays in
 		// the audience for the next run.
-		if err := x.ledger.release(ctx, []int64{id}); err != nil {
+		if err := x.ledger.release(ctx, []int64{d.id}); err != nil {
 			x.ledgerFailed(err)
 		}
 		return
@@ -81,44 +80,44 @@ func (x *run) record(id int64, res messenger.Result) {
 	code := errorCodeOf(se)
 	switch {
 	case se.MaybeDelivered:
-		ok, err := x.ledger.recordFailed(ctx, id, ErrorCodeUnknownOutcome, now)
-		x.recorded(ok, err, id, func(p *Progress) { p.Failed++; p.UnknownOutcome++ })
+		ok, err := x.ledger.recordFailed(ctx, d, ErrorCodeUnknownOutcome, now)
+		x.recorded(ok, err, d, func(p *Progress) { p.Failed++; p.UnknownOutcome++ })
 		x.tracker.sendAnswered(false, true, deliveryError(se))
-		x.log.Warn("delivery outcome unknown: not retried", "leadID", id, "errorCode", code)
+		x.log.Warn("delivery outcome unknown: not retried", "leadID", d.leadID, "errorCode", code)
 	case se.Class == messenger.InvalidToken:
 		// Graph refused the call before sending: the lead keeps its place.
 		// onResult already stopped the run.
-		if err := x.ledger.release(ctx, []int64{id}); err != nil {
+		if err := x.ledger.release(ctx, []int64{d.id}); err != nil {
 			x.ledgerFailed(err)
 		}
 		x.tracker.setLastError(deliveryError(se))
 	case se.Class == messenger.OutsideWindow:
-		ok, err := x.ledger.recordSkipped(ctx, id, SkipOutsideWindow, code, now, false)
-		x.recorded(ok, err, id, func(p *Progress) { p.SkippedOutsideWindow++ })
+		ok, err := x.ledger.recordSkipped(ctx, d, SkipOutsideWindow, code, now, false)
+		x.recorded(ok, err, d, func(p *Progress) { p.SkippedOutsideWindow++ })
 		x.tracker.sendAnswered(false, false, DeliveryError{})
 	case se.Class == messenger.Unavailable:
-		ok, err := x.ledger.recordSkipped(ctx, id, SkipUnreachable, code, now, true)
-		x.recorded(ok, err, id, func(p *Progress) { p.SkippedUnreachable++ })
+		ok, err := x.ledger.recordSkipped(ctx, d, SkipUnreachable, code, now, true)
+		x.recorded(ok, err, d, func(p *Progress) { p.SkippedUnreachable++ })
 		x.tracker.sendAnswered(false, false, DeliveryError{})
 	default:
-		ok, err := x.ledger.recordFailed(ctx, id, code, now)
-		x.recorded(ok, err, id, func(p *Progress) { p.Failed++ })
+		ok, err := x.ledger.recordFailed(ctx, d, code, now)
+		x.recorded(ok, err, d, func(p *Progress) { p.Failed++ })
 		x.tracker.sendAnswered(false, true, deliveryError(se))
-		x.log.Warn("delivery failed", "leadID", id, "errorCode", code, "class", string(se.Class))
+		x.log.Warn("delivery failed", "leadID", d.leadID, "errorCode", code, "class", string(se.Class))
 	}
 	x.checkFailureRatio()
 }
 
 // recorded updates the progress after a ledger write, or stops the run
 // when the write failed: without the ledger no send is safe.
-func (x *run) recorded(ok bool, err error, id int64, count func(p *Progress)) {
+func (x *run) recorded(ok bool, err error, d delivery, count func(p *Progress)) {
 	if err != nil {
 		x.ledgerFailed(err)
 		return
 	}
 	if !ok {
 		// The delivery left the ledger meanwhile (the lead was erased).
-		x.log.Info("delivery no longer in the ledger; outcome not recorded", "leadID", id)
+		x.log.Info("delivery no longer in the ledger; outcome not recorded", "leadID", d.leadID)
 		return
 	}
 	x.tracker.finished(1, count)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -57,6 +56,9 @@ func (r *Runner) Run(ctx context.Context) (Progress, error) {
 			return Progress{}, err
 		}
 		log.InfoContext(ctx, "audience frozen", "audience", n)
+		if err := r.ledger.analyze(ctx); err != nil {
+			log.InfoContext(ctx, "could not refresh the ledger's statistics; the database will in a while", "error", err)
+		}
 	}
 	if r.hooks.afterFreeze != nil {
 		r.hooks.afterFreeze()
@@ -166,8 +168,8 @@ func (x *run) execute(ctx context.Context) error {
 	producer.Wait()
 	var unsent []int64
 	for job := range jobs {
-		if id, err := strconv.ParseInt(job.Key, 10, 64); err == nil {
-			unsent = append(unsent, id)
+		if d, err := parseJobKey(job.Key); err == nil {
+			unsent = append(unsent, d.id)
 		}
 	}
 	if err := x.releaseAfter(ctx, unsent, nil); err != nil {

@@ -1,7 +1,6 @@
 package broadcast
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/inboxchat/inboxchat-operator/internal/schema"
@@ -10,24 +9,7 @@ import (
 // rebind turns the ? placeholders of q into $1, $2, ... for PostgreSQL and
 // leaves q alone for MySQL. The queries of this package contain no ? in
 // string literals.
-func rebind(engine schema.Engine, q string) string {
-	if engine != schema.Postgres {
-		return q
-	}
-	var b strings.Builder
-	b.Grow(len(q) + 16)
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+func rebind(engine schema.Engine, q string) string { return engine.Rebind(q) }
 
 // placeholders returns n comma-separated ? placeholders.
 func placeholders(n int) string {

@@ -368,3 +368,17 @@ func TestTheNextBroadcastSkipsAnUnsubscribedLead(t *testing.T) {
 		}
 	})
 }
+
+func TestValidate(t *testing.T) {
+	if err := (&Handler{}).Validate(); err == nil {
+		t.Fatal("an empty Handler validated")
+	}
+	h := &Handler{DB: &sql.DB{}, Engine: schema.MySQL, Key: randomKey(), Tenant: testTenant}
+	if err := h.Validate(); err != nil {
+		t.Fatalf("Validate = %v", err)
+	}
+	h.Key = []byte("short")
+	if err := h.Validate(); err == nil || strings.Contains(err.Error(), "short") {
+		t.Fatalf("Validate with a short key = %v; want an error that does not show the key", err)
+	}
+}
