@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 
 	"golang.org/x/sync/errgroup"
@@ -114,13 +115,11 @@ func (a applier) applyOwned(ctx context.Context, owner client.Object, labels map
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(applyConcurrency)
 	for _, obj := range objs {
-		l := obj.GetLabels()
-		if l == nil {
-			l = map[string]string{}
-		}
-		for k, v := range labels {
-			l[k] = v
-		}
+		// A fresh map: desired objects may share their labels map, and the
+		// previous child is being applied concurrently.
+		l := make(map[string]string, len(obj.GetLabels())+len(labels))
+		maps.Copy(l, obj.GetLabels())
+		maps.Copy(l, labels)
 		obj.SetLabels(l)
 		if err := controllerutil.SetControllerReference(owner, obj, a.scheme); err != nil {
 			return err
