@@ -35,6 +35,11 @@ type tenantAdapter interface {
 	EraseAll(ctx context.Context, c tenantCollection) (int64, error)
 	// CountAll counts the collection's records.
 	CountAll(ctx context.Context, c tenantCollection) (int64, error)
+	// ExportAll passes every record of the collection to emit, one at a
+	// time, holding no more than one record (or one file chunk) in
+	// memory, and returns how many records the store held (rows, keys,
+	// files and folders).
+	ExportAll(ctx context.Context, c tenantCollection, emit func(tenantRecord) error) (int64, error)
 }
 
 // target is one step for a set of subject ids.

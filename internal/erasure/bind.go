@@ -51,7 +51,8 @@ func (e *Engine) bindAdapters(l *ledger, root *os.Root, now time.Time) []boundAd
 			b.adapter = &redisStore{rdb: e.stores.Redis, ledger: l, request: l.request, colls: colls, patterns: patterns,
 				batch: e.opts.BatchSize, settings: settings}
 		case datamap.Files:
-			b.adapter = &filesStore{root: root, ledger: l, request: l.request, colls: colls, patterns: patterns, settings: settings}
+			b.adapter = &filesStore{root: root, ledger: l, request: l.request, colls: colls, patterns: patterns, settings: settings,
+				chunk: max(1, e.opts.ExportPartBytes/2)}
 		default:
 			continue
 		}

@@ -53,7 +53,8 @@
 //     route; it is left to its TTL.
 //   - Columns of the "hash" strategy cannot be told apart from unhashed ones
 //     by a query; their step is verified through its "null" columns only.
-//   - An export is built, sealed and written in memory, as one document.
+//   - A subject's export is built, sealed and written in memory, as one
+//     document (a tenant export is streamed in parts, see below).
 //
 // # Offboarding
 //
@@ -61,4 +62,13 @@
 // tables, children first; all keys of its Redis patterns, found with SCAN;
 // all folders of its file patterns, and the exports) and verifies by
 // re-query.
+//
+// [Engine.ExportTenant] first writes an encrypted export of all of it to
+// exports/offboarding-<uid>/ on the files volume: records are streamed
+// collection by collection into part files of bounded size, each sealed
+// with the keyring under its own name, and a manifest.json (counts, part
+// digests, no personal data) is written last. Options.KeepExport then makes
+// EraseTenant keep that folder, counted as retained, and refuse to erase
+// anything unless the export is complete. docs/offboarding.md describes the
+// format.
 package erasure

@@ -48,6 +48,15 @@ type Options struct {
 	// recorded (see StepResolve and the other Step names); a non-nil error
 	// stops the run there, as if the worker had been killed. For tests.
 	AfterStep func(step string) error
+	// ExportPartRecords and ExportPartBytes bound one part of a tenant
+	// export; DefaultExportPartRecords and DefaultExportPartBytes when
+	// zero.
+	ExportPartRecords int
+	ExportPartBytes   int
+	// KeepExport, when set, is the uid of a tenant export that
+	// EraseTenant keeps (exports/offboarding-<uid>/): it must be complete,
+	// or EraseTenant erases nothing.
+	KeepExport string
 }
 
 // Engine runs erasure requests against one tenant's stores with one data
@@ -79,6 +88,15 @@ func New(stores Stores, m *datamap.Map, opts Options) (*Engine, error) {
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.ExportPartRecords <= 0 {
+		opts.ExportPartRecords = DefaultExportPartRecords
+	}
+	if opts.ExportPartBytes <= 0 {
+		opts.ExportPartBytes = DefaultExportPartBytes
+	}
+	if opts.KeepExport != "" && !validExportUID.MatchString(opts.KeepExport) {
+		return nil, errors.New("erasure: Options.KeepExport is not a valid export uid")
 	}
 	e := &Engine{stores: stores, m: m, opts: opts, plans: map[datamap.SubjectKind]*datamap.Plan{}, hashKey: stores.HashKey}
 	if len(e.hashKey) == 0 {

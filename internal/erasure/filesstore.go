@@ -38,6 +38,9 @@ type filesStore struct {
 	colls    map[string]*datamap.Collection
 	patterns map[string]datamap.Pattern
 	settings map[string]time.Duration
+	// chunk is how many bytes of a file one record of a tenant export
+	// holds.
+	chunk int
 }
 
 // find returns the existing paths of the step that belong to ids.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/inboxchat/inboxchat-operator/internal/datamap"
 )
@@ -27,6 +28,11 @@ type tenantCollection struct {
 // "exports"), what it erased and what is left; a result with Remaining > 0
 // comes with ErrNotErased. It is idempotent: running it again erases what
 // is left.
+//
+// With Options.KeepExport (an [Engine] only), the tenant export of that uid
+// (exports/offboarding-<uid>/) is kept and counted as retained, with the
+// reason "offboarding export, kept until <its expiry>"; it must be
+// complete (see [Engine.ExportTenant]), or nothing is erased.
 func EraseTenant(ctx context.Context, stores Stores, m *datamap.Map) ([]StoreResult, error) {
 	e, err := New(stores, m, Options{})
 	if err != nil {
@@ -45,6 +51,20 @@ func (e *Engine) EraseTenant(ctx context.Context) ([]StoreResult, error) {
 			return nil, stepErr("files", "open", "opening the files volume", err)
 		}
 		defer root.Close()
+	}
+	var keep *TenantExport
+	if e.opts.KeepExport != "" {
+		if root == nil {
+			return nil, tenantExportErr("keeping the export", "no files volume (Stores.FilesRoot)")
+		}
+		x, ok, err := readTenantExport(ctx, root, e.opts.KeepExport)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, tenantExportErr("keeping the export", "there is no complete export of that uid: nothing was erased")
+		}
+		keep = &x
 	}
 	l := &ledger{db: e.stores.DB, engine: e.stores.Engine, request: "offboarding", now: e.opts.Now}
 	var out []StoreResult
@@ -72,7 +92,7 @@ func (e *Engine) EraseTenant(ctx context.Context) ([]StoreResult, error) {
 		out = append(out, res)
 	}
 	if root != nil {
-		res, err := e.eraseExports(ctx, root)
+		res, err := e.eraseExports(ctx, root, keep)
 		if err != nil {
 			return out, err
 		}
@@ -117,16 +137,9 @@ func (e *Engine) offboardingOrder(store string) ([]tenantCollection, error) {
 			if !ready {
 				continue
 			}
-			tc := tenantCollection{store: st.Name, name: c.Name}
-			var err error
-			switch st.Kind {
-			case datamap.Redis:
-				tc.pattern, err = datamap.ParseKeyPattern(c.Key)
-			case datamap.Files:
-				tc.pattern, err = datamap.ParsePathPattern(c.Path)
-			}
+			tc, err := tenantCollectionOf(st, &c)
 			if err != nil {
-				return nil, stepErr(st.Name, c.Name, "parsing the pattern", err)
+				return nil, err
 			}
 			out = append(out, tc)
 			emitted[c.Name] = true
@@ -139,17 +152,28 @@ func (e *Engine) offboardingOrder(store string) ([]tenantCollection, error) {
 	return out, nil
 }
 
-// eraseExports removes the exports folder's contents and the tombstones of
-// unfinished erasures.
-func (e *Engine) eraseExports(ctx context.Context, root *os.Root) (StoreResult, error) {
+// eraseExports removes the exports folder's contents, but for the tenant
+// export to keep (when not nil), and the tombstones of unfinished erasures.
+func (e *Engine) eraseExports(ctx context.Context, root *os.Root, keep *TenantExport) (StoreResult, error) {
 	res := StoreResult{Name: exportsDir}
 	for _, dir := range []string{exportsDir, tombstoneDir} {
 		entries, err := readDir(root, dir)
 		if err != nil {
 			return res, stepErr(exportsDir, dir, "listing", err)
 		}
+		kept := 0
 		for _, ent := range entries {
 			name := dir + "/" + ent.Name()
+			if keep != nil && name == keep.Dir {
+				n, err := countPaths(ctx, root, name)
+				if err != nil {
+					return res, stepErr(exportsDir, dir, "counting", err)
+				}
+				res.Retained += n
+				res.RetainedReason = "offboarding export, kept until " + keep.ExpiresAt.UTC().Format(time.RFC3339)
+				kept++
+				continue
+			}
 			n, err := countPaths(ctx, root, name)
 			if err != nil {
 				return res, stepErr(exportsDir, dir, "counting", err)
@@ -163,7 +187,7 @@ func (e *Engine) eraseExports(ctx context.Context, root *os.Root) (StoreResult, 
 		if err != nil {
 			return res, stepErr(exportsDir, dir, "listing", err)
 		}
-		res.Remaining += int64(len(left))
+		res.Remaining += int64(len(left) - kept)
 	}
 	return res, nil
 }
