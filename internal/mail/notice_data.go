@@ -97,6 +97,9 @@ type TenantOffboardedData struct {
 	Policy string
 	// ExportTaken is true when an export was taken before deletion.
 	ExportTaken bool
+	// ExportExpiresAt, when set, is until when the export is kept (in the
+	// tenant namespace, on its files volume, with its keyring).
+	ExportExpiresAt time.Time
 	// CompletedAt is when offboarding completed.
 	CompletedAt time.Time
 	// Receipt is the erasure receipt, if the data was erased.

@@ -52,8 +52,8 @@ var sampleData = map[Kind]struct {
 		[]string{"Acme Bikes", "2.1", "30 days instead of 90", "12 June 2026", "https://acme.inboxchat.test/privacy/2.1", "accept the new policy"},
 	},
 	KindTenantOffboarded: {
-		TenantOffboardedData{Tenant: "acme", Policy: "Erase", ExportTaken: true, CompletedAt: at, Receipt: "sha256:77aa"},
-		[]string{"acme", "erased", "encrypted export", "sha256:77aa"},
+		TenantOffboardedData{Tenant: "acme", Policy: "Erase", ExportTaken: true, ExportExpiresAt: next, CompletedAt: at, Receipt: "sha256:77aa"},
+		[]string{"acme", "erased", "encrypted export", "kept until 12 June 2026", "sha256:77aa"},
 	},
 }
 
