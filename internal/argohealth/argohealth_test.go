@@ -160,30 +160,30 @@ func healthCases() map[string][]healthCase {
 		// unobserved is kstatus's verdict on an object with no status at all.
 		unobserved = kstatus.CurrentStatus
 	)
-	noTenantMsg := "namespace tenant-demo is not a tenant namespace"
+	noTenantMsg := "namespace default is not a tenant namespace (no Tenant provisions it); create InboxChat objects in a namespace tenant-<name>"
 	return map[string][]healthCase{
 		"Tenant": {
 			{"just created, no status yet", tenant(1, 0, false, nil), argohealth.Progressing, "observe the latest generation", unobserved},
 			{"spec changed, not observed yet", tenant(3, 2, false, ready("Provisioned", "the tenant is provisioned and serving at https://demo.inboxchat.example")), argohealth.Progressing, "observe the latest generation", inProgress},
 			{"provisioning", tenant(1, 1, false, reconciling("Progressing", "waiting for StoresReady, AppAvailable")), argohealth.Progressing, "waiting for StoresReady, AppAvailable", inProgress},
 			{"provisioned", tenant(1, 1, false, ready("Provisioned", "the tenant is provisioned and serving at https://demo.inboxchat.example")), argohealth.Healthy, "serving at https://demo.inboxchat.example", current},
-			{"namespace refused", tenant(1, 1, false, stalled("NamespaceNotOwned", "namespace tenant-demo exists without the label inboxchat.io/tenant=demo")), argohealth.Degraded, "NamespaceNotOwned: namespace tenant-demo exists", failed},
+			{"namespace refused", tenant(1, 1, false, stalled("NamespaceConflict", "namespace tenant-demo already exists and is not labelled inboxchat.io/tenant=demo; label it to let this Tenant adopt it, or choose another Tenant name")), argohealth.Degraded, "NamespaceConflict: namespace tenant-demo already exists", failed},
 			{"suspended", tenant(2, 2, true, ready("Suspended", "the tenant is provisioned and suspended: the app is scaled to zero and no new Jobs start")), argohealth.Suspended, "suspended", current},
 			{"suspended while still provisioning", tenant(2, 2, true, reconciling("Progressing", "waiting for StoresReady")), argohealth.Suspended, "waiting for StoresReady", inProgress},
-			{"suspended and stalled", tenant(2, 2, true, stalled("SecretMissing", "Secret demo-database has no key dsn")), argohealth.Degraded, "SecretMissing", failed},
+			{"suspended and stalled", tenant(2, 2, true, stalled("SecretMissing", "Secret tenant-demo/demo-database named by spec.stores.database.external.secretRef lacks the key(s) dsn")), argohealth.Degraded, "SecretMissing", failed},
 			{"erasure on deletion not confirmed", tenant(1, 1, false, stalled("ErasureNotConfirmed", "deleting this Tenant erases all of its data irreversibly; to proceed, annotate it inboxchat.io/confirm-erase=demo")), argohealth.Degraded, "inboxchat.io/confirm-erase=demo", failed},
 		},
 		"Broadcast": {
 			{"just created", broadcast(1, 0, false, "", nil), argohealth.Progressing, "observe the latest generation", unobserved},
 			{"scheduled", broadcast(1, 1, false, v1alpha1.BroadcastScheduled, reconciling("Scheduled", "starts at 2026-12-24T09:00:00Z")), argohealth.Progressing, "starts at 2026-12-24T09:00:00Z", inProgress},
-			{"waiting for the tenant", broadcast(1, 1, false, v1alpha1.BroadcastPending, reconciling("WaitingForTenant", "tenant demo is not Ready")), argohealth.Progressing, "WaitingForTenant", inProgress},
+			{"waiting for the tenant", broadcast(1, 1, false, v1alpha1.BroadcastPending, reconciling("WaitingForTenant", "waiting for tenant demo to be Ready")), argohealth.Progressing, "WaitingForTenant", inProgress},
 			{"running", broadcast(1, 1, false, v1alpha1.BroadcastRunning, reconciling("Running", "sent 120 of 1000")), argohealth.Progressing, "sent 120 of 1000", inProgress},
 			{"pause asked, not observed yet", broadcast(2, 1, true, v1alpha1.BroadcastRunning, reconciling("Running", "sent 120 of 1000")), argohealth.Progressing, "observe the latest generation", inProgress},
 			{"paused by spec.suspend", broadcast(2, 2, true, v1alpha1.BroadcastPaused, reconciling("Paused", "paused by spec.suspend; clear it to resume")), argohealth.Suspended, "clear it to resume", inProgress},
-			{"paused automatically for too many failures", broadcast(1, 1, false, v1alpha1.BroadcastPaused, stalled("FailureRatioExceeded", "paused automatically: token expired (Graph error 190); annotate inboxchat.io/retry=<any new value> to resume")), argohealth.Degraded, "FailureRatioExceeded", failed},
-			{"no messenger on the tenant", broadcast(1, 1, false, v1alpha1.BroadcastPending, stalled("MessengerNotConfigured", "tenant demo has no spec.messenger")), argohealth.Degraded, "MessengerNotConfigured", failed},
+			{"paused automatically for too many failures", broadcast(1, 1, false, v1alpha1.BroadcastPaused, stalled("FailureRatioExceeded", "paused automatically: (#200) Permissions error (Graph error 200); annotate inboxchat.io/retry=<any new value> to resume")), argohealth.Degraded, "FailureRatioExceeded", failed},
+			{"no messenger on the tenant", broadcast(1, 1, false, v1alpha1.BroadcastPending, stalled("MessengerNotConfigured", "tenant demo has no spec.messenger; set the Page and its access token to send broadcasts")), argohealth.Degraded, "MessengerNotConfigured", failed},
 			{"succeeded", broadcast(1, 1, false, v1alpha1.BroadcastSucceeded, ready("Succeeded", "sent 990 of 1000 (10 failed, 0 unsubscribed, 0 outside the 24-hour window)")), argohealth.Healthy, "sent 990 of 1000", current},
-			{"failed", broadcast(1, 1, false, v1alpha1.BroadcastFailed, stalled("BroadcastFailed", "the message template is invalid")), argohealth.Degraded, "the message template is invalid", failed},
+			{"failed", broadcast(1, 1, false, v1alpha1.BroadcastFailed, stalled("BroadcastFailed", "the message template is invalid: template: message:1: function \"Foo\" not defined")), argohealth.Degraded, "the message template is invalid", failed},
 			{"failed, written by the worker before the operator's verdict", func() runtime.Object {
 				bc := broadcast(1, 1, false, v1alpha1.BroadcastFailed, reconciling("Running", "sent 5 of 1000"))
 				bc.Status.LastError = &v1alpha1.BroadcastError{Code: 190, Text: "the Page access token has expired"}
@@ -192,7 +192,7 @@ func healthCases() map[string][]healthCase {
 		},
 		"ErasureRequest": {
 			{"just created", erasure(1, 0, "", "", nil), argohealth.Progressing, "observe the latest generation", unobserved},
-			{"waiting for the tenant", erasure(1, 1, v1alpha1.ErasurePending, "", reconciling("WaitingForTenant", "tenant demo is not Ready")), argohealth.Progressing, "WaitingForTenant", inProgress},
+			{"waiting for the tenant", erasure(1, 1, v1alpha1.ErasurePending, "", reconciling("WaitingForTenant", "waiting for tenant demo to be Ready")), argohealth.Progressing, "WaitingForTenant", inProgress},
 			{"exporting", erasure(1, 1, v1alpha1.ErasureExporting, "", reconciling("Exporting", "the erase worker is running (phase Exporting)")), argohealth.Progressing, "phase Exporting", inProgress},
 			{"erasing", erasure(1, 1, v1alpha1.ErasureErasing, "", reconciling("Erasing", "the erase worker is running (phase Erasing)")), argohealth.Progressing, "phase Erasing", inProgress},
 			{"verifying", erasure(1, 1, v1alpha1.ErasureVerifying, "", reconciling("Verifying", "the erase worker is running (phase Verifying)")), argohealth.Progressing, "phase Verifying", inProgress},
@@ -211,9 +211,9 @@ func healthCases() map[string][]healthCase {
 			{"published", policy(1, 1, v1alpha1.PolicyPublished, "", ready("Published", "version 2026-12 is in effect; e-mailed 250 of 250 users (0 failed)")), argohealth.Healthy, "is in effect", current},
 			{"superseded", policy(1, 1, v1alpha1.PolicySuperseded, "privacy-2027-03", ready("Superseded", "superseded by privacy-2027-03")), argohealth.Healthy, "Superseded by PolicyUpdate privacy-2027-03", current},
 			{"summary edited after superseded, not observed yet", policy(2, 1, v1alpha1.PolicySuperseded, "privacy-2027-03", ready("Superseded", "superseded by privacy-2027-03")), argohealth.Progressing, "observe the latest generation", inProgress},
-			{"duplicate version", policy(1, 1, v1alpha1.PolicyPending, "", stalled("DuplicateVersion", "version 2026-12 is already published by PolicyUpdate privacy-dec")), argohealth.Degraded, "DuplicateVersion", failed},
-			{"no SMTP", policy(1, 1, v1alpha1.PolicyPending, "", stalled("NotificationsNotConfigured", "version 2026-12 is published, but tenant demo has no spec.notifications.smtpSecretRef")), argohealth.Degraded, "smtpSecretRef", failed},
-			{"notify failed", policy(1, 1, v1alpha1.PolicyFailed, "", stalled("NotifyFailed", "the notify Job failed: BackoffLimitExceeded")), argohealth.Degraded, "NotifyFailed", failed},
+			{"duplicate version", policy(1, 1, v1alpha1.PolicyPending, "", stalled("DuplicateVersion", "version 2026-12 is already published by PolicyUpdate privacy-dec; a version is published once per tenant")), argohealth.Degraded, "DuplicateVersion", failed},
+			{"no SMTP", policy(1, 1, v1alpha1.PolicyPending, "", stalled("NotificationsNotConfigured", "version 2026-12 is published, but tenant demo has no spec.notifications.smtpSecretRef, so its users cannot be e-mailed")), argohealth.Degraded, "smtpSecretRef", failed},
+			{"notify failed", policy(1, 1, v1alpha1.PolicyFailed, "", stalled("NotifyFailed", "the worker Job inboxchat-notify-privacy-2026-12 failed: BackoffLimitExceeded")), argohealth.Degraded, "NotifyFailed", failed},
 		},
 	}
 }
