@@ -12,6 +12,8 @@ CONTROLLER_GEN := $(GO) tool controller-gen
 # Where envtest's binaries are built and cached (setup-envtest's layout).
 ENVTEST_ASSETS_DIR ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/kubebuilder-envtest/k8s/$(KUBE_VERSION)-$(shell $(GO) env GOOS)-$(shell $(GO) env GOARCH)
 export ENVTEST_ASSETS_DIR KUBE_VERSION
+# helm, built from its Go module pinned in hack/tools/go.mod (hack/helm.sh).
+HELM ?= $(or $(XDG_DATA_HOME),$(HOME)/.local/share)/inboxchat-tools/helm-$(shell awk '$$1 == "helm.sh/helm/v3" {print $$2}' hack/tools/go.mod)/helm
 TEST_TIMEOUT ?= 25m
 # One package at a time: the envtest suites each start a control plane, and
 # on 2 cores running them side by side only makes each slower.
@@ -48,10 +50,14 @@ verify-generated: ## Regenerate and fail when the committed generated files were
 envtest: ## Build kube-apiserver, etcd and kubectl from their Go modules (cached).
 	@hack/controlplane.sh >/dev/null
 
+.PHONY: helm
+helm: ## Build helm from its Go module (cached).
+	@hack/helm.sh >/dev/null
+
 .PHONY: test
-test: verify-generated vet envtest ## Run every test suite against the built control plane and real stores.
+test: verify-generated vet envtest helm ## Run every test suite against the built control plane and real stores.
 	@echo "envtest: $$("$(ENVTEST_ASSETS_DIR)/kube-apiserver" --version) and etcd $$("$(ENVTEST_ASSETS_DIR)/etcd" --version | head -1 | awk '{print $$3}') from $(ENVTEST_ASSETS_DIR)"
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS_DIR)" $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS_DIR)" HELM="$(HELM)" $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS)
 
 .PHONY: bench
 bench: envtest bench-tenants ## Run every benchmark (figures go in the README's performance section).
