@@ -1,8 +1,39 @@
+{{/* The release's base name; every object is named after it. */}}
 {{- define "inboxchat-operator.fullname" -}}
-{{- printf "%s" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- .Values.fullnameOverride | default .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+
+{{/* Labels on every object. */}}
 {{- define "inboxchat-operator.labels" -}}
+{{ include "inboxchat-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end -}}
+
+{{/* Labels that select the manager's pods; never change them on upgrade. */}}
+{{- define "inboxchat-operator.selectorLabels" -}}
 app.kubernetes.io/name: inboxchat-operator
 app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end -}}
+
+{{/* The operator's image, also used for its worker Jobs. */}}
+{{- define "inboxchat-operator.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{/* Where the webhook server reads its serving certificate. */}}
+{{- define "inboxchat-operator.webhookCertDir" -}}
+/tmp/k8s-webhook-server/serving-certs
+{{- end -}}
+
+{{/* The Secret holding the webhook serving certificate (cert-manager mode). */}}
+{{- define "inboxchat-operator.webhookCertSecret" -}}
+{{ include "inboxchat-operator.fullname" . }}-webhook-cert
+{{- end -}}
+
+{{/* The ValidatingWebhookConfiguration (templates/webhook.yaml). Its name is
+fixed: the generated ClusterRole lets the operator patch only this name. */}}
+{{- define "inboxchat-operator.webhookConfigurationName" -}}
+inboxchat-validating-webhook-configuration
 {{- end -}}
