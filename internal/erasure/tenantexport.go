@@ -445,11 +445,14 @@ func writeSynced(root *os.Root, name string, data []byte, modTime time.Time, fla
 // writeTenantManifest writes the manifest under a temporary name, flushes
 // it and renames it into place, and returns its digest.
 func writeTenantManifest(root *os.Root, dir string, man TenantManifest) (string, error) {
-	b, err := json.MarshalIndent(man, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(man); err != nil {
 		return "", err
 	}
-	b = append(b, '\n')
+	b := buf.Bytes()
 	tmp := path.Join(dir, "."+tenantManifestName+".tmp")
 	if err := writeSynced(root, tmp, b, man.Created, os.O_TRUNC); err != nil {
 		return "", err
