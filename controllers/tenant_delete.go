@@ -31,9 +31,19 @@ import (
 // inboxchat.io/confirm-erase names the Tenant. Without it nothing is erased:
 // the Tenant waits with a Stalled condition that says what to do. A pipeline
 // that deletes a Tenant, or a reinstalled CRD, never wipes a tenant by itself.
+//
+// Erase with spec.offboarding.exportBeforeDelete exports the whole tenant
+// first and keeps the export, with the namespace, its files volume and its
+// keyring Secret, until the export expires (see offboardExport).
 func (r *TenantReconciler) reconcileDelete(ctx context.Context, t *v1alpha1.Tenant) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(t, TenantFinalizer) {
 		return ctrl.Result{}, nil
+	}
+	// The cache may still show the finalizer that the last reconcile
+	// removed: offboarding (and its notice) happens once.
+	fresh := &v1alpha1.Tenant{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(t), fresh); err != nil || !controllerutil.ContainsFinalizer(fresh, TenantFinalizer) {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	original := t.DeepCopy()
 	switch t.Spec.Offboarding.OffboardingPolicyOrDefault() {
@@ -57,21 +67,33 @@ func (r *TenantReconciler) reconcileDelete(ctx context.Context, t *v1alpha1.Tena
 			return ctrl.Result{}, nil
 		}
 		if t.Spec.Offboarding.ExportBeforeDelete {
-			// A whole-tenant export is not built yet: never erase what the
-			// user asked to have exported first.
-			msg := "spec.offboarding.exportBeforeDelete is set, but this operator version cannot export a whole tenant yet; nothing is erased -- export the data yourself and clear the field to proceed, or set spec.offboarding.policy to Retain"
-			markStalled(t, "ExportNotAvailable", msg)
-			return ctrl.Result{}, r.patchStatus(ctx, original, t)
-		}
-		done, err := r.offboardErase(ctx, t)
-		if err != nil || !done {
-			if perr := r.patchStatus(ctx, original, t); perr != nil {
-				return ctrl.Result{}, perr
+			exp, receipt, done, err := r.offboardExport(ctx, t)
+			if err != nil || !done {
+				if perr := r.patchStatus(ctx, original, t); perr != nil {
+					return ctrl.Result{}, perr
+				}
+				return ctrl.Result{RequeueAfter: 5 * time.Second}, err
 			}
-			return ctrl.Result{RequeueAfter: 5 * time.Second}, err
+			expiresAt, _ := time.Parse(time.RFC3339, exp.ExpiresAt)
+			r.event(t, corev1.EventTypeNormal, "Offboarded", "Offboard",
+				"offboarded with policy Erase after a whole-tenant export: all tenant data erased; namespace %s keeps the encrypted export %s on the volume %s, and the keyring Secret %s, until %s",
+				exp.Namespace, exp.Location, exp.Claim, keyringSecretName, exp.ExpiresAt)
+			r.notify(ctx, t, mail.KindTenantOffboarded, mail.TenantOffboardedData{Tenant: t.Name, Policy: "Erase", ExportTaken: true,
+				ExportExpiresAt: expiresAt, CompletedAt: r.Clock.Now(), Receipt: receipt})
+			if err := r.deleteAllButExport(ctx, t); err != nil {
+				return ctrl.Result{}, err
+			}
+		} else {
+			done, err := r.offboardErase(ctx, t)
+			if err != nil || !done {
+				if perr := r.patchStatus(ctx, original, t); perr != nil {
+					return ctrl.Result{}, perr
+				}
+				return ctrl.Result{RequeueAfter: 5 * time.Second}, err
+			}
+			r.event(t, corev1.EventTypeNormal, "Offboarded", "Offboard", "offboarded with policy Erase: namespace %s and all tenant data deleted", t.NamespaceName())
+			r.notify(ctx, t, mail.KindTenantOffboarded, mail.TenantOffboardedData{Tenant: t.Name, Policy: "Erase", CompletedAt: r.Clock.Now()})
 		}
-		r.event(t, corev1.EventTypeNormal, "Offboarded", "Offboard", "offboarded with policy Erase: namespace %s and all tenant data deleted", t.NamespaceName())
-		r.notify(ctx, t, mail.KindTenantOffboarded, mail.TenantOffboardedData{Tenant: t.Name, Policy: "Erase", CompletedAt: r.Clock.Now()})
 	}
 	patch := client.MergeFrom(t.DeepCopy())
 	controllerutil.RemoveFinalizer(t, TenantFinalizer)

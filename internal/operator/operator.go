@@ -175,6 +175,14 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Tenant controller: %w", err)
 	}
+	if err := (&controllers.ExportExpiryReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("inboxchat-operator"),
+		Clock:     o.Clock,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the offboarding export expiry controller: %w", err)
+	}
 	if err := (&controllers.ErasureRequestReconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
