@@ -299,9 +299,20 @@ type OffboardingSpec struct {
 	// +kubebuilder:default=Erase
 	Policy OffboardingPolicy `json:"policy,omitempty"`
 	// exportBeforeDelete asks for an encrypted export of all tenant data
-	// before erasing. This version cannot export a whole tenant yet: with it
-	// set, offboarding with Erase waits (Stalled, ExportNotAvailable) and
-	// erases nothing.
+	// before erasing (policy Erase). The offboard worker first writes every
+	// record the data map names, in every store, to the tenant's files
+	// volume as exports/offboarding-<tenant uid>/: a manifest.json (counts
+	// and SHA-256 digests, no personal data) and part files sealed with the
+	// tenant keyring. Only when the export is complete does it erase the
+	// stores; the export itself is kept. The namespace then keeps only the
+	// files PVC (inboxchat-files) and the keyring Secret (inboxchat-keyring),
+	// labelled inboxchat.io/export-expires-at=<Unix seconds>, until
+	// spec.retention.exports has passed, when the operator deletes it. To
+	// read the export, mount the files PVC in a pod in that namespace and
+	// open each part with the keyring (associated data
+	// "inboxchat-tenant-export:<tenant uid>:<part name>"). The offboarding
+	// receipt in the operator namespace records the export's location,
+	// SHA-256 and expiry. See docs/offboarding.md.
 	// +optional
 	ExportBeforeDelete bool `json:"exportBeforeDelete,omitempty"`
 }
