@@ -27,7 +27,7 @@ all: build
 
 .PHONY: manifests
 manifests: ## Generate CRDs and RBAC from the markers.
-	$(CONTROLLER_GEN) rbac:roleName=inboxchat-operator crd webhook paths="./api/...;./controllers/..." \
+	$(CONTROLLER_GEN) rbac:roleName=inboxchat-operator crd webhook paths="./api/...;./controllers/...;./internal/webhooks/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 
 .PHONY: generate

@@ -10,6 +10,7 @@ import (
 
 	"github.com/inboxchat/inboxchat-operator/controllers"
 	"github.com/inboxchat/inboxchat-operator/internal/operator"
+	"github.com/inboxchat/inboxchat-operator/internal/webhooks"
 )
 
 // runManager starts the controllers and blocks until SIGTERM.
@@ -36,6 +37,11 @@ func runManager(args []string) error {
 	ingressNS := fs.String("ingress-namespace", network.IngressNamespaceSelector["kubernetes.io/metadata.name"], "namespace of the ingress controller, allowed to reach tenant apps")
 	worker := controllers.DefaultWorkerOptions()
 	fs.StringVar(&worker.Image, "worker-image", envOr("OPERATOR_IMAGE", worker.Image), "image of the worker Jobs (the operator's own image)")
+	webhookPort := fs.Int("webhook-port", 9443, "port of the validating admission webhooks; -1 turns them off")
+	webhookCertMode := fs.String("webhook-cert-mode", operator.WebhookCertsSelf, `where the webhook certificate comes from: "self" (issued from the operator's CA, CA bundle injected) or "files" (tls.crt/tls.key in --webhook-cert-dir, e.g. from cert-manager)`)
+	webhookCertDir := fs.String("webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory of tls.crt and tls.key in the files mode")
+	webhookService := fs.String("webhook-service-name", "inboxchat-webhook-service", "the webhook Service, whose DNS names the self-issued certificate holds")
+	webhookConfig := fs.String("webhook-configuration-name", webhooks.DefaultConfigurationName, "the ValidatingWebhookConfiguration that receives the CA bundle in the self mode")
 	zopts := zap.Options{Development: false, TimeEncoder: zapcore.ISO8601TimeEncoder}
 	zopts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -47,6 +53,13 @@ func runManager(args []string) error {
 	network.IngressNamespaceSelector = map[string]string{"kubernetes.io/metadata.name": *ingressNS}
 	o.Network = &network
 	o.Worker = &worker
+	if *webhookPort >= 0 {
+		svc, ns := *webhookService, o.OperatorNamespace
+		o.Webhook = &operator.WebhookOptions{
+			Port: *webhookPort, CertMode: *webhookCertMode, CertDir: *webhookCertDir, ConfigurationName: *webhookConfig,
+			Hosts: []string{svc + "." + ns + ".svc", svc + "." + ns + ".svc.cluster.local", svc + "." + ns, svc},
+		}
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zopts)))
 
 	mgr, err := operator.NewManager(ctrl.GetConfigOrDie(), o)

@@ -186,17 +186,7 @@ func (r *ErasureRequestReconciler) checkSubjectSecret(ctx context.Context, er *v
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: er.Namespace, Name: ref.Name}, s); err != nil {
 		return fmt.Sprintf("the subject Secret %s cannot be read: %v", ref.Name, apierrors.ReasonForError(err))
 	}
-	allowed := subjectKeys(er.Spec.Subject.Kind)
-	found := 0
-	for _, k := range allowed {
-		if len(s.Data[k]) > 0 {
-			found++
-		}
-	}
-	if found != 1 {
-		return fmt.Sprintf("the subject Secret %s must hold exactly one of the keys %v for a %s", ref.Name, allowed, er.Spec.Subject.Kind)
-	}
-	return ""
+	return SubjectSecretProblem(s, er.Spec.Subject.Kind)
 }
 
 // deleteSubjectSecret removes the Secret that named the subject, so no

@@ -135,6 +135,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 // steps lists the Tenant sub-reconcilers in order.
 func (r *TenantReconciler) steps() []tenantStep {
 	return []tenantStep{
+		r.reconcileHost,
 		r.reconcileNamespace,
 		r.reconcileRBAC,
 		r.reconcileNetwork,

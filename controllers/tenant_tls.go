@@ -45,39 +45,50 @@ func (r *TenantReconciler) loadCA(ctx context.Context) (*pki.CA, error) {
 	if r.ca.ca != nil {
 		return r.ca.ca, nil
 	}
-	key := client.ObjectKey{Namespace: r.OperatorNamespace, Name: caSecretName}
+	ca, err := LoadOperatorCA(ctx, r.Client, r.APIReader, r.OperatorNamespace, r.Clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	r.ca.ca = ca
+	return ca, nil
+}
+
+// LoadOperatorCA reads the operator's CA from Secret inboxchat-ca in the
+// operator namespace, creating it (valid for ten years from now) when it does
+// not exist yet. Tenant serving certificates and the webhook server's
+// certificate chain to it. Replicas racing to create it all end up with the
+// one that was stored first.
+func LoadOperatorCA(ctx context.Context, c client.Client, reader client.Reader, namespace string, now time.Time) (*pki.CA, error) {
+	key := client.ObjectKey{Namespace: namespace, Name: caSecretName}
 	s := &corev1.Secret{}
-	err := r.APIReader.Get(ctx, key, s)
+	err := reader.Get(ctx, key, s)
 	if apierrors.IsNotFound(err) {
-		ca, err := pki.NewCA("inboxchat-operator CA", r.Clock.Now(), caValidity)
+		ca, err := pki.NewCA("inboxchat-operator CA", now, caValidity)
 		if err != nil {
 			return nil, err
 		}
 		s = &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: caSecretName, Namespace: r.OperatorNamespace,
+			ObjectMeta: metav1.ObjectMeta{Name: caSecretName, Namespace: namespace,
 				Labels: map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}},
 			Type: corev1.SecretTypeTLS,
 			Data: map[string][]byte{corev1.TLSCertKey: ca.CertPEM, corev1.TLSPrivateKeyKey: ca.KeyPEM},
 		}
-		if err := r.Create(ctx, s, fieldOwner); err != nil {
-			if !apierrors.IsAlreadyExists(err) {
-				return nil, fmt.Errorf("creating the operator CA in namespace %s: %w", r.OperatorNamespace, err)
-			}
-			if err := r.APIReader.Get(ctx, key, s); err != nil {
-				return nil, err
-			}
-		} else {
-			r.ca.ca = ca
+		err = c.Create(ctx, s, fieldOwner)
+		if err == nil {
 			return ca, nil
 		}
-	} else if err != nil {
+		if !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("creating the operator CA in namespace %s: %w", namespace, err)
+		}
+		err = reader.Get(ctx, key, s)
+	}
+	if err != nil {
 		return nil, err
 	}
 	ca, err := pki.LoadCA(s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey])
 	if err != nil {
 		return nil, fmt.Errorf("the operator CA in Secret %s is unusable: %w", key, err)
 	}
-	r.ca.ca = ca
 	return ca, nil
 }
 

@@ -10,7 +10,7 @@ generated() {
   find api -name 'zz_generated*.go'
   find config/crd/bases config/rbac config/webhook -name '*.yaml' 2>/dev/null
   [ -d charts/inboxchat-operator/crds ] && find charts/inboxchat-operator/crds -name "*.yaml"
-  [ -f charts/inboxchat-operator/templates/clusterrole.yaml ] && echo charts/inboxchat-operator/templates/clusterrole.yaml
+  for f in clusterrole webhook; do [ -f charts/inboxchat-operator/templates/$f.yaml ] && echo charts/inboxchat-operator/templates/$f.yaml; done
   true
 }
 snapshot() { generated | sort | xargs -r sha256sum; }

@@ -4,6 +4,8 @@
 package operator
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,10 +28,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
 	"github.com/inboxchat/inboxchat-operator/controllers"
+	"github.com/inboxchat/inboxchat-operator/internal/webhooks"
 )
 
 // Options configure the manager. The zero value of each field means its default.
@@ -67,6 +72,37 @@ type Options struct {
 	Notifier controllers.Notifier
 	// Worker says how worker Jobs run; DefaultWorkerOptions when nil.
 	Worker *controllers.WorkerOptions
+	// Webhook serves the validating admission webhooks; off when nil.
+	Webhook *WebhookOptions
+}
+
+// Webhook certificate modes.
+const (
+	// WebhookCertsSelf issues the serving certificate from the operator's CA
+	// and injects the CA bundle (webhooks.CertRotator).
+	WebhookCertsSelf = "self"
+	// WebhookCertsFiles reads tls.crt and tls.key from CertDir, watched for
+	// changes: cert-manager writes them and its CA injector sets the bundle.
+	WebhookCertsFiles = "files"
+)
+
+// WebhookOptions configure the webhook server.
+type WebhookOptions struct {
+	// Host and Port to listen on.
+	Host string
+	Port int
+	// CertMode is WebhookCertsSelf or WebhookCertsFiles.
+	CertMode string
+	// CertDir holds tls.crt and tls.key in the files mode.
+	CertDir string
+	// Hosts are the names in a self-issued certificate: the webhook
+	// Service's DNS names.
+	Hosts []string
+	// ConfigurationName is the ValidatingWebhookConfiguration that receives
+	// the CA bundle in the self mode.
+	ConfigurationName string
+	// Clock drives certificate renewal; the manager's clock when nil.
+	Clock clock.PassiveClock
 }
 
 // Scheme returns the scheme with the built-in kinds and this operator's API.
@@ -112,6 +148,18 @@ func CacheOptions() cache.Options {
 	}
 }
 
+// metricsOptions serve metrics, when secure over HTTPS to clients whose
+// token the API server authenticates and that may get /metrics
+// (TokenReview and SubjectAccessReview, the metrics-reader ClusterRole).
+func metricsOptions(o Options) metricsserver.Options {
+	m := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics,
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}}
+	if o.SecureMetrics {
+		m.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return m
+}
+
 // NewManager builds the manager with every controller registered.
 func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.QPS > 0 {
@@ -127,10 +175,34 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.SyncPeriod > 0 {
 		cacheOpts.SyncPeriod = &o.SyncPeriod
 	}
+	// HTTP/2 is off on the webhook and metrics servers (controller-runtime
+	// offers it by default): it exposes them to the HTTP/2 rapid reset and
+	// stream cancellation attacks (CVE-2023-44487, CVE-2023-39325).
+	http1Only := func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }
+	var rotator *webhooks.CertRotator
+	var webhookServer webhook.Server
+	if w := o.Webhook; w != nil {
+		wo := webhook.Options{Host: w.Host, Port: w.Port, CertDir: w.CertDir, TLSOpts: []func(*tls.Config){http1Only}}
+		switch w.CertMode {
+		case WebhookCertsFiles, "cert-manager":
+		case WebhookCertsSelf, "":
+			c := w.Clock
+			if c == nil {
+				c = o.Clock
+			}
+			rotator = &webhooks.CertRotator{Namespace: o.OperatorNamespace, Hosts: w.Hosts, ConfigurationName: w.ConfigurationName,
+				Clock: c, Log: ctrl.Log.WithName("webhook-certs")}
+			wo.TLSOpts = append(wo.TLSOpts, func(c *tls.Config) { c.GetCertificate = rotator.GetCertificate })
+		default:
+			return nil, fmt.Errorf("unknown webhook certificate mode %q (want %s or %s)", w.CertMode, WebhookCertsSelf, WebhookCertsFiles)
+		}
+		webhookServer = webhook.NewServer(wo)
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		WebhookServer:                 webhookServer,
 		Scheme:                        Scheme(),
 		Cache:                         cacheOpts,
-		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics},
+		Metrics:                       metricsOptions(o),
 		HealthProbeBindAddress:        o.ProbeAddr,
 		PprofBindAddress:              o.PprofAddr,
 		LeaderElection:                o.LeaderElection,
@@ -140,6 +212,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := controllers.SetupIndexes(context.Background(), mgr); err != nil {
+		return nil, fmt.Errorf("indexing: %w", err)
 	}
 	if o.Images == (controllers.StoreImages{}) {
 		o.Images = controllers.DefaultStoreImages()
@@ -217,6 +292,23 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the Broadcast controller: %w", err)
+	}
+	if o.Webhook != nil {
+		if err := webhooks.Setup(mgr); err != nil {
+			return nil, fmt.Errorf("setting up the webhooks: %w", err)
+		}
+		if rotator != nil {
+			rotator.Client, rotator.APIReader = mgr.GetClient(), mgr.GetAPIReader()
+			if err := mgr.Add(rotator); err != nil {
+				return nil, err
+			}
+			if err := mgr.AddReadyzCheck("webhook-certificate", rotator.Ready); err != nil {
+				return nil, err
+			}
+		}
+		if err := mgr.AddReadyzCheck("webhook-server", mgr.GetWebhookServer().StartedChecker()); err != nil {
+			return nil, err
+		}
 	}
 	for _, c := range []prometheus.Collector{newTenantCollector(mgr.GetClient()), newWorkCollector(mgr.GetClient())} {
 		if err := metrics.Registry.Register(c); err != nil {
