@@ -31,12 +31,12 @@ const (
 )
 
 var (
-	env        *envtest.Environment
-	cfg        *rest.Config
-	k8s        client.Client
-	root       string
-	ctx        context.Context
-	cancel     context.CancelFunc
+	env    *envtest.Environment
+	cfg    *rest.Config
+	k8s    client.Client
+	root   string
+	ctx    context.Context
+	cancel context.CancelFunc
 )
 
 func TestWebhooks(t *testing.T) {
