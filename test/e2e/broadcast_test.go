@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
@@ -56,7 +57,8 @@ var _ = Describe("a Broadcast to opted-in leads", Ordered, func() {
 			},
 		}
 		Expect(k8s.Create(ctx, bc)).To(Succeed())
-		Eventually(func() v1alpha1.BroadcastPhase { return getBroadcast(bc.Name).Status.Phase }).Should(Equal(v1alpha1.BroadcastSucceeded))
+		Expect(lifecycle(bc, "Broadcast", phaseIs(string(v1alpha1.BroadcastSucceeded)))).To(inProgressThen(status.CurrentStatus),
+			"kstatus: InProgress while it sends, Current once it succeeded")
 		got := getBroadcast(bc.Name)
 		Expect(got.Status.Sent).To(BeEquivalentTo(len(audience)))
 		Expect(got.Status.Failed).To(BeZero())
@@ -96,7 +98,8 @@ var _ = Describe("a Broadcast to opted-in leads", Ordered, func() {
 			Spec:       v1alpha1.BroadcastSpec{Message: v1alpha1.BroadcastMessage{Text: "Hi {{.Nickname}}"}, Audience: v1alpha1.Audience{Tags: []string{"news"}}},
 		}
 		Expect(k8s.Create(ctx, bc)).To(Succeed())
-		Eventually(func() v1alpha1.BroadcastPhase { return getBroadcast(bc.Name).Status.Phase }).Should(Equal(v1alpha1.BroadcastFailed))
+		Expect(lifecycle(bc, "Broadcast", phaseIs(string(v1alpha1.BroadcastFailed)))).To(failedNeverCurrent(),
+			"kstatus: Failed (Stalled) once the template is found broken, never Current")
 		Expect(getBroadcast(bc.Name).Status.LastError.Text).To(ContainSubstring("template"))
 		Expect(graph.Deliveries()).To(HaveLen(before))
 	})

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
@@ -46,7 +47,7 @@ var _ = Describe("an ErasureRequest (\"Adios\")", Ordered, func() {
 	})
 
 	It("erases a lead found through a Secret with its PSID, after an encrypted export, and proves it", func() {
-		const psid = "adios-lead-psid"
+		const psid = "7310042000000001" // PSIDs are digits; the controller checks the shape
 		s := seeder()
 		leadID, err := s.AddLead(ctx, fixtures.Lead{PageID: pageID, PSID: psid, FirstName: "Dora", LastName: "Exit", OptedIn: true, Tags: []string{"news", "vip"}})
 		Expect(err).NotTo(HaveOccurred())
@@ -151,7 +152,8 @@ var _ = Describe("an ErasureRequest (\"Adios\")", Ordered, func() {
 			Spec:       v1alpha1.ErasureRequestSpec{Subject: v1alpha1.ErasureSubject{Kind: v1alpha1.SubjectLead, ID: "987654321"}},
 		}
 		Expect(k8s.Create(ctx, er)).To(Succeed())
-		Eventually(func() v1alpha1.ErasurePhase { return getErasure(er.Name).Status.Phase }, 2*time.Minute).Should(Equal(v1alpha1.ErasureCompleted))
+		Expect(lifecycle(er, "ErasureRequest", phaseIs(string(v1alpha1.ErasureCompleted)))).To(inProgressThen(status.CurrentStatus),
+			"kstatus: InProgress while it erases, Current once completed")
 		for _, st := range getErasure(er.Name).Status.Stores {
 			Expect(st.Erased).To(BeZero())
 		}

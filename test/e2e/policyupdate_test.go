@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
@@ -58,7 +59,8 @@ var _ = Describe("a PolicyUpdate", Ordered, func() {
 			},
 		}
 		Expect(k8s.Create(ctx, pu)).To(Succeed())
-		Eventually(func() v1alpha1.PolicyPhase { return getPolicy(pu.Name).Status.Phase }).Should(Equal(v1alpha1.PolicyPublished))
+		Expect(lifecycle(pu, "PolicyUpdate", phaseIs(string(v1alpha1.PolicyPublished)))).To(inProgressThen(status.CurrentStatus),
+			"kstatus: InProgress while it notifies, Current once published")
 		got := getPolicy(pu.Name)
 		// A policy change is a legal notice: it reaches every account, also
 		// those that turned notification e-mails off (other specs add some).
@@ -102,13 +104,7 @@ var _ = Describe("a PolicyUpdate", Ordered, func() {
 			Spec:       v1alpha1.PolicyUpdateSpec{Version: "2027-01", EffectiveAt: metav1.NewTime(time.Now()), DocumentURL: "https://e2e.chat.example/privacy/x", Summary: "Again."},
 		}
 		Expect(k8s.Create(ctx, dup)).To(Succeed())
-		Eventually(func() string {
-			for _, c := range getPolicy(dup.Name).Status.Conditions {
-				if c.Type == v1alpha1.ConditionStalled {
-					return c.Reason
-				}
-			}
-			return ""
-		}).Should(Equal("DuplicateVersion"))
+		Expect(lifecycle(dup, "PolicyUpdate", stalledWith("DuplicateVersion"))).To(HaveExactElements(status.FailedStatus),
+			"kstatus: Failed from the first verdict, never Current")
 	})
 })
