@@ -29,7 +29,8 @@ type storeAdapter interface {
 	Verify(ctx context.Context, t target) (tally, error)
 }
 
-// tenantAdapter erases everything of one collection, for offboarding.
+// tenantAdapter exports or erases everything of one collection, for
+// offboarding.
 type tenantAdapter interface {
 	// EraseAll deletes every record of the collection and returns how many.
 	EraseAll(ctx context.Context, c tenantCollection) (int64, error)
