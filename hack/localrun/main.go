@@ -1,21 +1,40 @@
-// Command localrun is `make run`: it brings up a local control plane (the
-// kube-apiserver and etcd that `make envtest` built), installs the CRDs, starts
-// the operator against it with a local stand-in node for its workloads and
-// worker Jobs, applies config/samples and shows the objects reaching their end
-// states. Ctrl-C stops everything.
+// Command localrun is `make run`: it shows the whole product on one machine.
+// It brings up a local control plane (the kube-apiserver and etcd that `make
+// envtest` built), installs the CRDs, starts the operator against it with a
+// local stand-in node for its workloads and worker Jobs (the real operator
+// binary, built once into <run dir>/bin), a Messenger emulator and an SMTP
+// sink on loopback, resets the sample Tenant's database on the local
+// PostgreSQL, applies config/samples, seeds the tenant's app data once the
+// operator generated its keys, and prints `kubectl get inboxchat -A` each time
+// a sample object changes, with a progress line while waiting, until every
+// sample object reached its end state. Ctrl-C stops everything.
+//
+// Environment:
+//
+//	RUN_EXIT_WHEN_DONE=true  exit 0 once every sample object reached its end
+//	                         state, 1 (naming what did not) when one failed or
+//	                         after RUN_TIMEOUT
+//	RUN_TIMEOUT=5m           how long RUN_EXIT_WHEN_DONE waits
+//	RUN_DIR=<dir>            logs, kubeconfig, binary, volumes (default .run)
+//	RUN_DATABASE_DSN=<dsn>   use this PostgreSQL database (reset at start)
+//	                         instead of the sample Secret's inboxchat_demo
+//	RUN_REDIS_URL=<url>      use this Redis database instead of the sample's
 //
 // With USE_EXISTING_CLUSTER=true it uses the cluster of the current kubeconfig
-// instead: it installs the CRDs there and runs the operator, and starts no
-// local node (the cluster's own kubelets run the workloads).
+// instead: it installs the CRDs there, runs the operator and applies the
+// samples as they are; it starts no local node, emulator or SMTP sink and
+// seeds nothing (the cluster's own kubelets run the workloads).
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -28,7 +47,6 @@ import (
 
 	"github.com/inboxchat/inboxchat-operator/internal/localnode"
 	"github.com/inboxchat/inboxchat-operator/internal/operator"
-	"github.com/inboxchat/inboxchat-operator/internal/schema"
 	"github.com/inboxchat/inboxchat-operator/internal/testenv"
 )
 
@@ -39,47 +57,145 @@ func main() {
 	}
 }
 
-func run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// settings are read from the environment (see the package comment).
+type settings struct {
+	root, runDir          string
+	existing              bool
+	exitWhenDone          bool
+	timeout               time.Duration
+	databaseDSN, redisURL string
+}
+
+func readSettings() (settings, error) {
 	root, err := testenv.RepoRoot()
 	if err != nil {
-		return err
+		return settings{}, err
 	}
-	runDir := filepath.Join(root, ".run")
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		return err
+	s := settings{
+		root:        root,
+		runDir:      filepath.Join(root, ".run"),
+		existing:    os.Getenv("USE_EXISTING_CLUSTER") == "true",
+		timeout:     5 * time.Minute,
+		databaseDSN: os.Getenv("RUN_DATABASE_DSN"),
+		redisURL:    os.Getenv("RUN_REDIS_URL"),
 	}
-	logFile, err := os.Create(filepath.Join(runDir, "operator.log"))
+	if d := os.Getenv("RUN_DIR"); d != "" {
+		if s.runDir, err = filepath.Abs(d); err != nil {
+			return settings{}, err
+		}
+	}
+	if v := os.Getenv("RUN_EXIT_WHEN_DONE"); v != "" {
+		if s.exitWhenDone, err = strconv.ParseBool(v); err != nil {
+			return settings{}, fmt.Errorf("RUN_EXIT_WHEN_DONE=%q: %w", v, err)
+		}
+	}
+	if v := os.Getenv("RUN_TIMEOUT"); v != "" {
+		if s.timeout, err = time.ParseDuration(v); err != nil {
+			return settings{}, fmt.Errorf("RUN_TIMEOUT=%q: %w", v, err)
+		}
+	}
+	return s, nil
+}
+
+// stack runs cleanups in reverse order, once.
+type stack []func()
+
+func (s *stack) push(f func()) { *s = append(*s, f) }
+func (s *stack) run() {
+	for i := len(*s) - 1; i >= 0; i-- {
+		(*s)[i]()
+	}
+	*s = nil
+}
+
+func run() (err error) {
+	started := time.Now()
+	set, err := readSettings()
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
-	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
+	sigCtx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	go func() {
+		// A second Ctrl-C ends the process at once.
+		<-sigCtx.Done()
+		stopSignals()
+	}()
+	defer func() {
+		if sigCtx.Err() != nil {
+			err = nil // Ctrl-C: whatever was cut short is no error
+		}
+	}()
+	// ctx ends on Ctrl-C or when run returns; everything started below
+	// stops with it, and cleanup waits for each part to be gone.
+	ctx, cancel := context.WithCancel(sigCtx)
+	var cleanup stack
+	defer func() {
+		fmt.Println("» stopping ...")
+		cleanup.run()
+		fmt.Println("» stopped")
+	}()
+	cleanup.push(cancel)
 
-	existing := os.Getenv("USE_EXISTING_CLUSTER") == "true"
-	env, err := testenv.Environment()
-	if err != nil && !existing {
+	if err := os.MkdirAll(set.runDir, 0o700); err != nil {
 		return err
 	}
-	if existing {
-		env = &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")}}
+	logFile, err := os.Create(filepath.Join(set.runDir, "operator.log"))
+	if err != nil {
+		return err
 	}
-	env.UseExistingCluster = &existing
-	fmt.Println("» starting the control plane and installing the CRDs ...")
+	cleanup.push(func() { _ = logFile.Close() })
+	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
+	out := newScreen(os.Stdout)
+
+	// The worker Jobs run the operator binary: build it while the control
+	// plane starts.
+	bin := filepath.Join(set.runDir, "bin", "inboxchat-operator")
+	built := make(chan error, 1)
+	if !set.existing {
+		out.println("» building the operator binary for the local node's worker Jobs ...")
+		buildDone := make(chan struct{})
+		go func() {
+			defer close(buildDone)
+			build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd")
+			build.Dir = set.root
+			// Interrupted, go build stops its compilers and linker itself.
+			build.Cancel = func() error { return build.Process.Signal(os.Interrupt) }
+			build.WaitDelay = 10 * time.Second
+			if b, err := build.CombinedOutput(); err != nil {
+				built <- fmt.Errorf("building the operator: %w\n%s", err, b)
+				return
+			}
+			built <- nil
+		}()
+		cleanup.push(func() {
+			cancel()
+			<-buildDone
+		})
+	}
+
+	env, err := testenv.Environment()
+	if err != nil && !set.existing {
+		return err
+	}
+	if set.existing {
+		env = &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join(set.root, "config", "crd", "bases")}}
+	}
+	env.UseExistingCluster = &set.existing
+	out.println("» starting the control plane and installing the CRDs ...")
 	cfg, err := env.Start()
 	if err != nil {
 		return fmt.Errorf("starting the control plane: %w", err)
 	}
-	defer func() {
-		fmt.Println("» stopping")
+	cleanup.push(func() {
 		if err := env.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "stopping the control plane:", err)
 		}
-	}()
+	})
 
 	kubeconfig := os.Getenv("KUBECONFIG")
-	if !existing {
+	kubectl := "kubectl"
+	if !set.existing {
 		admin, err := env.AddUser(envtest.User{Name: "make-run-admin", Groups: []string{"system:masters"}}, nil)
 		if err != nil {
 			return err
@@ -88,9 +204,34 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		kubeconfig = filepath.Join(runDir, "kubeconfig")
+		kubeconfig = filepath.Join(set.runDir, "kubeconfig")
 		if err := os.WriteFile(kubeconfig, data, 0o600); err != nil {
 			return err
+		}
+		if assets := os.Getenv("KUBEBUILDER_ASSETS"); assets != "" {
+			kubectl = filepath.Join(assets, "kubectl")
+		}
+	}
+
+	c, err := newApplier(cfg)
+	if err != nil {
+		return err
+	}
+	samples, err := loadSamples(filepath.Join(set.root, "config", "samples"))
+	if err != nil {
+		return err
+	}
+
+	var d *demo
+	if !set.existing {
+		out.println("» starting the Messenger emulator and the SMTP sink on loopback ...")
+		if d, err = startDemo(samples, set); err != nil {
+			return err
+		}
+		cleanup.push(d.close)
+		out.println(fmt.Sprintf("   Messenger emulator: %s   SMTP sink: %s", d.graph.URL(), d.smtp.Addr()))
+		for _, note := range d.patch(samples, time.Now()) {
+			out.println("   " + note)
 		}
 	}
 
@@ -98,108 +239,128 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	mgrErr := make(chan error, 1)
-	go func() { mgrErr <- mgr.Start(ctx) }()
-
-	if !existing {
-		fmt.Println("» building the operator binary for the local node's worker Jobs ...")
-		bin := filepath.Join(root, "bin", "inboxchat-operator")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd")
-		build.Dir, build.Stdout, build.Stderr = root, os.Stdout, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("building the operator: %w", err)
+	mgrDone := &stopped{done: make(chan struct{})}
+	go func() {
+		mgrDone.err = mgr.Start(ctx)
+		close(mgrDone.done)
+	}()
+	cleanup.push(func() {
+		cancel()
+		select {
+		case <-mgrDone.done:
+		case <-time.After(30 * time.Second):
+			fmt.Fprintln(os.Stderr, "the operator did not stop within 30s")
 		}
-		node := &localnode.Node{Config: cfg, Binary: bin, Root: filepath.Join(runDir, "node"), Output: logFile}
+	})
+
+	if !set.existing {
+		select {
+		case err := <-built:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return nil
+		}
+		node := &localnode.Node{Config: cfg, Binary: bin, Root: filepath.Join(set.runDir, "node"), Output: logFile}
 		if err := node.Start(ctx); err != nil {
 			return fmt.Errorf("starting the local node: %w", err)
 		}
-	}
+		d.node = node
+		cleanup.push(func() {
+			cancel()
+			waitForWorkers(c, node)
+		})
 
-	if !existing {
-		fmt.Println("» preparing the demo tenant's database on the local PostgreSQL ...")
-		if err := prepareDemoDatabase(ctx); err != nil {
+		out.println("» resetting the demo tenant's database on the local PostgreSQL (" + redactDSN(d.dsn) + ") and applying the reference schema ...")
+		if err := resetDatabase(ctx, d.dsn); err != nil {
 			return err
 		}
 	}
-	c, err := newApplier(cfg)
-	if err != nil {
-		return err
-	}
+
 	// The operator keeps its CA and offboarding receipts in its own
 	// namespace, which an installation creates.
 	if err := c.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "inboxchat-system"}}); client.IgnoreAlreadyExists(err) != nil {
 		return err
 	}
-	fmt.Println("» applying config/samples ...")
-	if err := c.applySamples(ctx, filepath.Join(root, "config", "samples")); err != nil {
-		return err
-	}
-
-	kubectl := "kubectl"
-	if assets := os.Getenv("KUBEBUILDER_ASSETS"); assets != "" && !existing {
-		kubectl = filepath.Join(assets, "kubectl")
-	}
-	fmt.Printf(`
-The operator is running (its log: %s).
+	out.println(fmt.Sprintf(`
+The operator is running (its log and its workers': %s).
   kubeconfig: %s
-  try:        KUBECONFIG=%s %s get inboxchat
+  try:        KUBECONFIG=%s %s get inboxchat -A
 Press Ctrl-C to stop everything.
+`, logFile.Name(), kubeconfig, kubeconfig, kubectl))
 
-`, logFile.Name(), kubeconfig, kubeconfig, kubectl)
-
-	ticker := time.NewTicker(2 * time.Second)
-	defer ticker.Stop()
-	lastTable := ""
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-mgrErr:
-			return fmt.Errorf("the operator stopped: %w", err)
-		case <-ticker.C:
-			table, done, err := c.table(ctx)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "listing objects:", err)
-				continue
-			}
-			if table != lastTable {
-				fmt.Print(table)
-				lastTable = table
-				if done {
-					fmt.Println("» every sample object reached its end state; Ctrl-C to stop")
-				} else {
-					fmt.Println("» waiting for the samples to reach their end states ...")
-				}
-			}
-		}
+	w := &watcher{c: c, out: out, kubectl: kubectl, kubeconfig: kubeconfig, started: started}
+	if set.exitWhenDone {
+		w.deadline = started.Add(set.timeout)
 	}
-}
 
-// demoDatabase is the local database of the sample Tenant's external store.
-const demoDatabase = "inboxchat_demo"
-
-// prepareDemoDatabase creates the sample tenant's database on the local
-// PostgreSQL (trust auth) when missing and applies the reference schema.
-func prepareDemoDatabase(ctx context.Context) error {
-	admin, err := schema.Open(schema.Postgres, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
-	if err != nil {
+	// First the Tenant (with its namespace and Secrets), then, once the
+	// operator generated its keyring, the app data the other samples act
+	// on, then the other samples.
+	first, rest := samples.split()
+	out.println("» applying config/samples: the Tenant first ...")
+	if err := c.apply(ctx, out, first); err != nil {
 		return err
 	}
-	defer admin.Close()
-	var exists bool
-	if err := admin.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", demoDatabase).Scan(&exists); err != nil {
-		return fmt.Errorf("PostgreSQL is not reachable on 127.0.0.1:5432 (start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start): %w", err)
-	}
-	if !exists {
-		if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+demoDatabase); err != nil {
+	if d != nil {
+		w.expect(first)
+		if err := w.until(ctx, mgrDone, "waiting", w.allDone); err != nil {
 			return err
 		}
+		out.println("» seeding the demo tenant's app data, sealed with the keyring the operator generated ...")
+		seeded, err := d.seed(ctx, c)
+		if err != nil {
+			return err
+		}
+		out.println("   " + seeded)
 	}
-	db, err := schema.Open(schema.Postgres, "postgres://postgres@127.0.0.1:5432/"+demoDatabase+"?sslmode=disable")
-	if err != nil {
+	out.println("» applying the other samples ...")
+	if err := c.apply(ctx, out, rest); err != nil {
 		return err
 	}
-	defer db.Close()
-	_, err = schema.Apply(ctx, db, schema.Postgres)
-	return err
+	w.expect(append(first, rest...))
+	var failed *objectFailed
+	switch err := w.until(ctx, mgrDone, "waiting", w.allDone); {
+	case errors.As(err, &failed) && !set.exitWhenDone:
+		out.println("» " + err.Error() + "\n  (see " + logFile.Name() + ")")
+	case err != nil:
+		return err
+	default:
+		out.println(fmt.Sprintf("» every sample object reached its end state in %s:", time.Since(started).Round(time.Second)))
+		if err := w.summary(ctx, d); err != nil {
+			return err
+		}
+		if set.exitWhenDone {
+			return nil
+		}
+	}
+	out.println("» still running, so that you can look around; Ctrl-C stops everything")
+	w.deadline = time.Time{}
+	if err := w.until(ctx, mgrDone, "running, Ctrl-C stops", func([]objState) (bool, error) { return false, nil }); err != nil {
+		return err
+	}
+	return nil
+}
+
+// stopped is closed when a goroutine ended, with its error.
+type stopped struct {
+	done chan struct{}
+	err  error
+}
+
+// waitForWorkers waits until the local node's worker processes, which got
+// SIGTERM when the context ended, have exited.
+func waitForWorkers(a *applier, node *localnode.Node) {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		running, err := a.runningJobs(ctx, node)
+		cancel()
+		if err != nil || len(running) == 0 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	fmt.Fprintln(os.Stderr, "worker processes still running after 20s")
 }
