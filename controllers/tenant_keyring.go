@@ -23,9 +23,25 @@ import (
 // is never silently replaced, since a new one could not read existing data:
 // the Tenant stalls until it is restored.
 func (r *TenantReconciler) reconcileKeyring(ctx context.Context, t *v1alpha1.Tenant) (*ctrl.Result, error) {
+	return r.reconcileKeyringFrom(ctx, t, false)
+}
+
+// reconcileKeyringFrom is reconcileKeyring; fromAPI reads the keyring
+// through the API even before the first one is made.
+func (r *TenantReconciler) reconcileKeyringFrom(ctx context.Context, t *v1alpha1.Tenant, fromAPI bool) (*ctrl.Result, error) {
 	ns := t.NamespaceName()
 	now := r.Clock.Now()
-	cur, err := r.getOwnedSecret(ctx, ns, keyringSecretName)
+	// Before the first keyring is made, the cache's word that there is none
+	// is enough (creating one that exists fails); after, a missing keyring
+	// stalls the Tenant, so only the API may say it is gone.
+	get := r.getOwnedSecret
+	if !fromAPI && (t.Status.Keyring == nil || t.Status.Keyring.ActiveKeyID == "") {
+		get = r.cachedOwnedSecret
+	}
+	cur, err := get(ctx, ns, keyringSecretName)
+	if apierrors.IsNotFound(err) && t.Status.Keyring != nil && t.Status.Keyring.ActiveKeyID != "" {
+		cur, err = r.getOwnedSecret(ctx, ns, keyringSecretName)
+	}
 	switch {
 	case apierrors.IsNotFound(err) && t.Status.Keyring != nil && t.Status.Keyring.ActiveKeyID != "":
 		msg := fmt.Sprintf("the keyring Secret %s/%s (active key %s) is gone; restore it from a backup -- a new keyring could not decrypt the tenant's data",
@@ -51,8 +67,13 @@ func (r *TenantReconciler) reconcileKeyring(ctx context.Context, t *v1alpha1.Ten
 			return nil, err
 		}
 		if err := r.Create(ctx, s, fieldOwner); err != nil {
+			if apierrors.IsAlreadyExists(err) && !fromAPI {
+				// The cache had not seen it yet: use the one that exists.
+				return r.reconcileKeyringFrom(ctx, t, true)
+			}
 			return nil, fmt.Errorf("creating the keyring: %w", err)
 		}
+		r.secretData.put(client.ObjectKeyFromObject(s), s)
 		r.event(t, corev1.EventTypeNormal, "KeyringCreated", "Generate", "created keyring %s/%s with active key %s", ns, keyringSecretName, kr.ActiveKeyID())
 		setKeyringStatus(t, kr)
 		return nil, nil
@@ -85,6 +106,7 @@ func (r *TenantReconciler) reconcileKeyring(ctx context.Context, t *v1alpha1.Ten
 		if err := r.Patch(ctx, updated, client.MergeFromWithOptions(cur, client.MergeFromWithOptimisticLock{}), fieldOwner); err != nil {
 			return nil, fmt.Errorf("rotating the keyring: %w", err)
 		}
+		r.secretData.put(client.ObjectKeyFromObject(updated), updated)
 		r.event(t, corev1.EventTypeNormal, "KeysRotated", "Rotate", "rotated the keyring: active key %s replaces %s, which is kept for decryption", kr.ActiveKeyID(), previous)
 		r.notify(ctx, t, mail.KindKeysRotated, mail.KeysRotatedData{Tenant: t.Name, ActiveKeyID: kr.ActiveKeyID(), RotatedAt: kr.RotatedAt(), NextRotation: kr.RotatedAt().Add(t.Spec.Encryption.RotationInterval())})
 	}

@@ -2,7 +2,9 @@ package controllers
 
 import (
 	"context"
+	"maps"
 	"strconv"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -10,6 +12,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -92,8 +95,14 @@ func (r *TenantReconciler) reconcileRetention(ctx context.Context, t *v1alpha1.T
 	if err := r.applyAll(ctx, t, sa, role, rb, cron); err != nil {
 		return nil, err
 	}
-	cur := &corev1.ConfigMap{}
-	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(report), cur)
+	// The cache holds the report without its data: read the data through
+	// the API, once per version of the report.
+	key := client.ObjectKeyFromObject(report)
+	slim := &corev1.ConfigMap{}
+	err := r.Get(ctx, key, slim)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, slim)
+	}
 	if apierrors.IsNotFound(err) {
 		// Created once, empty; the prune worker fills it.
 		return nil, r.applyAll(ctx, t, report)
@@ -101,8 +110,17 @@ func (r *TenantReconciler) reconcileRetention(ctx context.Context, t *v1alpha1.T
 	if err != nil {
 		return nil, err
 	}
-	if ran, err := time.Parse(time.RFC3339, cur.Data["ranAt"]); err == nil {
-		num := func(k string) int64 { n, _ := strconv.ParseInt(cur.Data[k], 10, 64); return n }
+	cur, ok := r.reportData.get(key, slim.UID, slim.ResourceVersion)
+	if !ok {
+		full := &corev1.ConfigMap{}
+		if err := r.APIReader.Get(ctx, key, full); err != nil {
+			return nil, client.IgnoreNotFound(err)
+		}
+		r.reportData.put(key, full.UID, full.ResourceVersion, full.Data)
+		cur = full.Data
+	}
+	if ran, err := time.Parse(time.RFC3339, cur["ranAt"]); err == nil {
+		num := func(k string) int64 { n, _ := strconv.ParseInt(cur[k], 10, 64); return n }
 		at := metav1.NewTime(ran)
 		t.Status.Retention = &v1alpha1.RetentionStatus{
 			LastPruneAt:        &at,
@@ -112,4 +130,48 @@ func (r *TenantReconciler) reconcileRetention(ctx context.Context, t *v1alpha1.T
 		}
 	}
 	return nil, nil
+}
+
+// dataVersions keeps the data of ConfigMaps the cache holds without it, by
+// version.
+type dataVersions struct {
+	mu      sync.Mutex
+	entries map[client.ObjectKey]versionedData
+}
+
+type versionedData struct {
+	uid             types.UID
+	resourceVersion string
+	data            map[string]string
+}
+
+// get returns the data read at that uid and resourceVersion.
+func (v *dataVersions) get(key client.ObjectKey, uid types.UID, resourceVersion string) (map[string]string, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e, ok := v.entries[key]
+	if !ok || e.uid != uid || e.resourceVersion != resourceVersion || resourceVersion == "" {
+		return nil, false
+	}
+	return maps.Clone(e.data), true
+}
+
+func (v *dataVersions) put(key client.ObjectKey, uid types.UID, resourceVersion string, data map[string]string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.entries == nil {
+		v.entries = map[client.ObjectKey]versionedData{}
+	}
+	v.entries[key] = versionedData{uid: uid, resourceVersion: resourceVersion, data: maps.Clone(data)}
+}
+
+// forgetNamespace drops every entry of a namespace.
+func (v *dataVersions) forgetNamespace(ns string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for k := range v.entries {
+		if k.Namespace == ns {
+			delete(v.entries, k)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"sync"
 	"context"
 	"fmt"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -195,15 +197,88 @@ func redisConfig(password string) string {
 	}, "\n")
 }
 
-// getOwnedSecret reads a generated Secret, data included, through the API:
-// the cache keeps only the Secrets' metadata, and a Secret retained by an
-// earlier Tenant of this name is not in it at all.
+// getOwnedSecret reads a generated Secret, data included. The cache keeps
+// only the Secrets' metadata, so the data comes from the API -- once per
+// version: a copy read earlier is reused while the cached metadata still
+// shows the same resourceVersion, which saves every later pass a read per
+// Secret. A Secret retained by an earlier Tenant of this name is not in the
+// cache at all and is always read from the API.
 func (r *TenantReconciler) getOwnedSecret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
-	s := &corev1.Secret{}
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
+	return r.readOwnedSecret(ctx, ns, name, false)
+}
+
+// cachedOwnedSecret is getOwnedSecret, except that a Secret the cache does
+// not hold is reported NotFound without asking the API. It is for callers
+// that then create the Secret, and on AlreadyExists (a Secret the cache had
+// not seen yet, or one retained by an earlier Tenant) read it with
+// getOwnedSecret: a first pass makes no read that can only answer 404.
+func (r *TenantReconciler) cachedOwnedSecret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
+	return r.readOwnedSecret(ctx, ns, name, true)
+}
+
+func (r *TenantReconciler) readOwnedSecret(ctx context.Context, ns, name string, trustCacheMiss bool) (*corev1.Secret, error) {
+	key := client.ObjectKey{Namespace: ns, Name: name}
+	slim := &corev1.Secret{}
+	switch err := r.Get(ctx, key, slim); {
+	case err == nil:
+		if s := r.secretData.get(key, slim.UID, slim.ResourceVersion); s != nil {
+			return s, nil
+		}
+	case apierrors.IsNotFound(err) && trustCacheMiss:
 		return nil, err
 	}
-	return s, nil
+	s := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, key, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.secretData.forget(key)
+		}
+		return nil, err
+	}
+	r.secretData.put(key, s)
+	return s.DeepCopy(), nil
+}
+
+// secretVersions keeps the last version read of each generated Secret.
+type secretVersions struct {
+	mu      sync.Mutex
+	entries map[client.ObjectKey]*corev1.Secret
+}
+
+// get returns a copy of the Secret read at that uid and resourceVersion.
+func (v *secretVersions) get(key client.ObjectKey, uid types.UID, resourceVersion string) *corev1.Secret {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s := v.entries[key]
+	if s == nil || s.UID != uid || s.ResourceVersion != resourceVersion || resourceVersion == "" {
+		return nil
+	}
+	return s.DeepCopy()
+}
+
+func (v *secretVersions) put(key client.ObjectKey, s *corev1.Secret) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.entries == nil {
+		v.entries = map[client.ObjectKey]*corev1.Secret{}
+	}
+	v.entries[key] = s.DeepCopy()
+}
+
+func (v *secretVersions) forget(key client.ObjectKey) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.entries, key)
+}
+
+// forgetNamespace drops every Secret of a namespace (its Tenant is gone).
+func (v *secretVersions) forgetNamespace(ns string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for k := range v.entries {
+		if k.Namespace == ns {
+			delete(v.entries, k)
+		}
+	}
 }
 
 // ensureGeneratedSecret creates a Secret from generate when it does not
@@ -214,7 +289,7 @@ func (r *TenantReconciler) getOwnedSecret(ctx context.Context, ns, name string) 
 // which are returned as lost instead.
 func (r *TenantReconciler) ensureGeneratedSecret(ctx context.Context, t *v1alpha1.Tenant, name string, irreplaceable []string, generate func() map[string][]byte) (created bool, lost []string, err error) {
 	ns := t.NamespaceName()
-	cur, err := r.getOwnedSecret(ctx, ns, name)
+	cur, err := r.cachedOwnedSecret(ctx, ns, name)
 	if apierrors.IsNotFound(err) {
 		s := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: tenantLabels(t)},
@@ -224,10 +299,16 @@ func (r *TenantReconciler) ensureGeneratedSecret(ctx context.Context, t *v1alpha
 		if err := controllerutil.SetControllerReference(t, s, r.Scheme); err != nil {
 			return false, nil, err
 		}
-		if err := r.Create(ctx, s, fieldOwner); err != nil {
-			return false, nil, fmt.Errorf("creating Secret %s/%s: %w", ns, name, err)
+		createErr := r.Create(ctx, s, fieldOwner)
+		if createErr == nil {
+			r.secretData.put(client.ObjectKeyFromObject(s), s)
+			return true, nil, nil
 		}
-		return true, nil, nil
+		if !apierrors.IsAlreadyExists(createErr) {
+			return false, nil, fmt.Errorf("creating Secret %s/%s: %w", ns, name, createErr)
+		}
+		// It exists after all: keep its values.
+		cur, err = r.getOwnedSecret(ctx, ns, name)
 	}
 	if err != nil {
 		return false, nil, err
@@ -253,6 +334,7 @@ func (r *TenantReconciler) ensureGeneratedSecret(ctx context.Context, t *v1alpha
 		if err := r.Patch(ctx, updated, client.MergeFrom(cur), fieldOwner); err != nil {
 			return false, nil, err
 		}
+		r.secretData.put(client.ObjectKeyFromObject(updated), updated)
 		cur = updated
 	}
 	return false, nil, r.adoptMetadata(ctx, t, cur, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: tenantLabels(t)}})

@@ -144,8 +144,20 @@ type issuedCertificate struct{ NotAfter, RenewAt time.Time }
 // for hosts from the operator's CA; it reports whether it renewed an
 // existing certificate.
 func (r *TenantReconciler) ensureCertificateSecret(ctx context.Context, t *v1alpha1.Tenant, name string, hosts []string) (bool, issuedCertificate, error) {
+	renewed, info, err := r.ensureCertificateSecretFrom(ctx, t, name, hosts, r.cachedOwnedSecret)
+	if apierrors.IsAlreadyExists(err) {
+		// The cache had not seen the Secret yet: look again, through the API.
+		return r.ensureCertificateSecretFrom(ctx, t, name, hosts, r.getOwnedSecret)
+	}
+	return renewed, info, err
+}
+
+// ensureCertificateSecretFrom is ensureCertificateSecret with the Secret read
+// by get; creating a Secret that exists returns AlreadyExists unwrapped.
+func (r *TenantReconciler) ensureCertificateSecretFrom(ctx context.Context, t *v1alpha1.Tenant, name string, hosts []string,
+	get func(ctx context.Context, ns, name string) (*corev1.Secret, error)) (bool, issuedCertificate, error) {
 	now := r.Clock.Now()
-	cur, err := r.getOwnedSecret(ctx, t.NamespaceName(), name)
+	cur, err := get(ctx, t.NamespaceName(), name)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return false, issuedCertificate{}, err
 	}
@@ -173,6 +185,7 @@ func (r *TenantReconciler) ensureCertificateSecret(ctx context.Context, t *v1alp
 		return false, issuedCertificate{}, err
 	}
 	renewed := cur != nil
+	written := desired
 	if renewed {
 		updated := cur.DeepCopy()
 		updated.Data = desired.Data
@@ -180,12 +193,17 @@ func (r *TenantReconciler) ensureCertificateSecret(ctx context.Context, t *v1alp
 		// Optimistic lock: a renewal based on a stale cached copy fails
 		// and retries instead of renewing (and notifying) twice.
 		err = r.Patch(ctx, updated, client.MergeFromWithOptions(cur, client.MergeFromWithOptimisticLock{}), fieldOwner)
+		written = updated
 	} else {
 		err = r.Create(ctx, desired, fieldOwner)
+	}
+	if apierrors.IsAlreadyExists(err) {
+		return false, issuedCertificate{}, err
 	}
 	if err != nil {
 		return false, issuedCertificate{}, fmt.Errorf("writing certificate Secret %s: %w", name, err)
 	}
+	r.secretData.put(client.ObjectKeyFromObject(written), written)
 	info, err := describeCertificate(certPEM)
 	return renewed, info, err
 }

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -46,6 +48,7 @@ import (
 
 var (
 	pprofAddr = flag.String("operator-pprof", "", "serve the operator's pprof on this address")
+	breakdown = flag.Bool("requests", false, "print the API server's requests by verb and resource once all Tenants are Ready")
 	memLimit  = flag.String("operator-gomemlimit", "100MiB", "the operator's GOMEMLIMIT, as the manager Deployment sets it")
 )
 
@@ -117,7 +120,7 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 	op := exec.CommandContext(ctx, bin, "manager",
 		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
 		"--operator-namespace=inboxchat-system", "--kube-api-qps="+strconv.Itoa(qps), "--kube-api-burst="+strconv.Itoa(2*qps),
-		"--max-concurrent-reconciles="+strconv.Itoa(concurrency), "--zap-log-level=error", "--pprof-bind-address="+*pprofAddr)
+		"--max-concurrent-reconciles="+strconv.Itoa(concurrency), "--webhook-port=-1", "--zap-log-level=error", "--pprof-bind-address="+*pprofAddr)
 	// GOMEMLIMIT as config/manager and the chart set it for the operator.
 	op.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "GOMEMLIMIT="+*memLimit)
 	op.Stderr = os.Stderr
@@ -166,6 +169,11 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 	writesCreate, err := operatorWrites(metricsAddr)
 	if err != nil {
 		return err
+	}
+	if *breakdown {
+		if err := printRequestBreakdown(ctx, cfg); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("tenants: all %d Ready in %.1f s (%.2f x the write floor)\n", n, allReady.Seconds(), allReady.Seconds()/floor.Seconds())
 	fmt.Printf("tenants: %.1f operator API writes per Tenant created\n", float64(writesCreate)/float64(n))
@@ -285,6 +293,52 @@ func operatorWrites(addr string) (int64, error) {
 		}
 	}
 	return int64(total), sc.Err()
+}
+
+// printRequestBreakdown prints the API server's request counts by verb and
+// resource, highest first: where the control plane's work went.
+func printRequestBreakdown(ctx context.Context, cfg *rest.Config) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	raw, err := cs.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return err
+	}
+	label := func(line, name string) string {
+		i := strings.Index(line, name+`="`)
+		if i < 0 {
+			return ""
+		}
+		rest := line[i+len(name)+2:]
+		return rest[:strings.IndexByte(rest, '"')]
+	}
+	counts := map[string]float64{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			continue
+		}
+		key := label(line, "verb") + " " + label(line, "resource")
+		if sub := label(line, "subresource"); sub != "" {
+			key += "/" + sub
+		}
+		counts[key] += v
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return counts[keys[i]] > counts[keys[j]] })
+	fmt.Println("api server requests by verb and resource (whole run, floor included):")
+	for _, k := range keys {
+		fmt.Printf("  %8.0f  %s\n", counts[k], k)
+	}
+	return nil
 }
 
 // peakRSS reads VmHWM (KiB) of a process.
