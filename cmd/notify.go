@@ -59,12 +59,11 @@ func runNotify(args []string) error {
 		return err
 	}
 	defer db.Close()
-	documentURL := pu.Spec.DocumentURL
+	// The operator passes the address it published (spec.documentURL, or
+	// the app's page for a document from spec.documentRef).
+	documentURL := envOr("INBOXCHAT_POLICY_DOCUMENT_URL", pu.Spec.DocumentURL)
 	if documentURL == "" {
-		cm := &corev1.ConfigMap{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: "inboxchat-policy"}, cm); err == nil {
-			documentURL = cm.Data["documentURL"]
-		}
+		return fmt.Errorf("PolicyUpdate %s has no document address: set INBOXCHAT_POLICY_DOCUMENT_URL or spec.documentURL", pu.Name)
 	}
 	patcher := newStatusPatcher(c, pu, progressInterval)
 	record := func(p *v1alpha1.PolicyUpdate, pr policynotify.Progress) {

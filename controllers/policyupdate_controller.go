@@ -257,7 +257,10 @@ func policyWorker(pu *v1alpha1.PolicyUpdate, t *v1alpha1.Tenant) workerJob {
 		w.env = append(w.env, corev1.EnvVar{Name: "INBOXCHAT_SMTP_SECRET", Value: ref.Name})
 		w.secrets = []string{ref.Name}
 	}
-	w.env = append(w.env, corev1.EnvVar{Name: "INBOXCHAT_PRODUCT", Value: displayName(t)})
+	// The document's address, as published for the app: the worker reads
+	// no ConfigMap (its Role grants none).
+	w.env = append(w.env, corev1.EnvVar{Name: "INBOXCHAT_PRODUCT", Value: displayName(t)},
+		corev1.EnvVar{Name: "INBOXCHAT_POLICY_DOCUMENT_URL", Value: desiredPolicyConfigMap(pu, t).Data["documentURL"]})
 	return w
 }
 

@@ -151,3 +151,38 @@ func TestPDBOnlyWithSeveralReplicasAndSuspendScalesToZero(t *testing.T) {
 		t.Fatalf("the Ingress must serve the host over TLS only: %+v", ing)
 	}
 }
+
+// The notify worker gets the document's address from the operator: its Role
+// grants no ConfigMap, so it cannot read the published one.
+func TestPolicyWorkerGetsTheDocumentAddress(t *testing.T) {
+	tn := tenantWith(v1alpha1.DatabaseEnginePostgres, 1)
+	tn.Spec.App.Host = "chat.acme.example"
+	for _, tc := range []struct {
+		name string
+		spec v1alpha1.PolicyUpdateSpec
+		want string
+	}{
+		{"documentURL", v1alpha1.PolicyUpdateSpec{Version: "7", DocumentURL: "https://acme.example/p7"}, "https://acme.example/p7"},
+		{"documentRef", v1alpha1.PolicyUpdateSpec{Version: "7", DocumentRef: &v1alpha1.ConfigMapKeyReference{Name: "docs", Key: "p7.md"}}, "https://chat.acme.example/privacy/7"},
+	} {
+		pu := &v1alpha1.PolicyUpdate{ObjectMeta: metav1.ObjectMeta{Name: "p7", Namespace: "tenant-acme"}, Spec: tc.spec}
+		w := policyWorker(pu, tn)
+		got := ""
+		for _, e := range w.env {
+			if e.Name == "INBOXCHAT_POLICY_DOCUMENT_URL" {
+				got = e.Value
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%s: INBOXCHAT_POLICY_DOCUMENT_URL = %q, want %q", tc.name, got, tc.want)
+		}
+		_, role, _ := desiredWorkerRBAC(w)
+		for _, r := range role.Rules {
+			for _, res := range r.Resources {
+				if res == "configmaps" {
+					t.Errorf("%s: the notify worker's Role grants configmaps", tc.name)
+				}
+			}
+		}
+	}
+}

@@ -198,7 +198,7 @@ type BroadcastStatus struct {
 // +kubebuilder:printcolumn:name="Sent",type=integer,JSONPath=`.status.sent`
 // +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.failed`
 // +kubebuilder:printcolumn:name="Rate",type=string,JSONPath=`.status.messagesPerSecond`,priority=1
-// +kubebuilder:printcolumn:name="Start",type=date,JSONPath=`.spec.startAt`,priority=1
+// +kubebuilder:printcolumn:name="Start",type=string,JSONPath=`.spec.startAt`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Broadcast struct {

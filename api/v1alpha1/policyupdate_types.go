@@ -106,7 +106,7 @@ type PolicyUpdateStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=pu,categories=inboxchat
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.version`
-// +kubebuilder:printcolumn:name="Effective",type=date,JSONPath=`.spec.effectiveAt`
+// +kubebuilder:printcolumn:name="Effective",type=string,JSONPath=`.spec.effectiveAt`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Sent",type=integer,JSONPath=`.status.sent`
 // +kubebuilder:printcolumn:name="Recipients",type=integer,JSONPath=`.status.recipients`

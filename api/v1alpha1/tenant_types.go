@@ -458,7 +458,7 @@ type TenantStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Key",type=string,JSONPath=`.status.keyring.activeKeyID`,priority=1
-// +kubebuilder:printcolumn:name="Cert-Expires",type=date,JSONPath=`.status.certificate.notAfter`,priority=1
+// +kubebuilder:printcolumn:name="Cert-Expires",type=string,JSONPath=`.status.certificate.notAfter`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 56 && !self.metadata.name.contains('.')",message="metadata.name of a Tenant must be a DNS label of at most 56 characters (no dots), so that its namespace tenant-<name> is valid"
 type Tenant struct {
