@@ -261,7 +261,9 @@ func (v *secretVersions) put(key client.ObjectKey, s *corev1.Secret) {
 	if v.entries == nil {
 		v.entries = map[client.ObjectKey]*corev1.Secret{}
 	}
-	v.entries[key] = s.DeepCopy()
+	c := s.DeepCopy()
+	c.ManagedFields = nil // most of a Secret's metadata, and never read
+	v.entries[key] = c
 }
 
 func (v *secretVersions) forget(key client.ObjectKey) {
