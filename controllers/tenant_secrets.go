@@ -238,7 +238,8 @@ func (r *TenantReconciler) readOwnedSecret(ctx context.Context, ns, name string,
 	return s.DeepCopy(), nil
 }
 
-// secretVersions keeps the last version read of each generated Secret.
+// secretVersions keeps the last version read of each generated Secret
+// (of a TLS Secret, only its certificate).
 type secretVersions struct {
 	mu      sync.Mutex
 	entries map[client.ObjectKey]*corev1.Secret
@@ -263,6 +264,12 @@ func (v *secretVersions) put(key client.ObjectKey, s *corev1.Secret) {
 	}
 	c := s.DeepCopy()
 	c.ManagedFields = nil // most of a Secret's metadata, and never read
+	if c.Type == corev1.SecretTypeTLS {
+		// Renewal reads only the certificate, and a renewal replaces every
+		// key: the key and the CA need not be kept in memory.
+		delete(c.Data, corev1.TLSPrivateKeyKey)
+		delete(c.Data, "ca.crt")
+	}
 	v.entries[key] = c
 }
 
