@@ -114,22 +114,7 @@ func (r *run) writeExport(sealed []byte, created time.Time) error {
 	}
 	final := ExportLocation(r.req.UID)
 	tmp := path.Join(exportsDir, "."+r.req.UID+".tmp")
-	f, err := r.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(sealed); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := r.root.Chtimes(tmp, created, created); err != nil {
+	if err := writeSynced(r.root, tmp, sealed, created, os.O_TRUNC); err != nil {
 		return err
 	}
 	if err := r.root.Rename(tmp, final); err != nil {
