@@ -62,8 +62,6 @@ type TenantReconciler struct {
 
 	ca   operatorCA
 	memo appliedMemo
-	// secretData keeps the generated Secrets' data by version.
-	secretData secretVersions
 	// reportData keeps the prune reports' data by version.
 	reportData dataVersions
 }

@@ -95,7 +95,6 @@ func (r *TenantReconciler) reconcileDelete(ctx context.Context, t *v1alpha1.Tena
 			r.notify(ctx, t, mail.KindTenantOffboarded, mail.TenantOffboardedData{Tenant: t.Name, Policy: "Erase", CompletedAt: r.Clock.Now()})
 		}
 	}
-	r.secretData.forgetNamespace(t.NamespaceName())
 	r.reportData.forgetNamespace(t.NamespaceName())
 	patch := client.MergeFrom(t.DeepCopy())
 	controllerutil.RemoveFinalizer(t, TenantFinalizer)

@@ -73,7 +73,6 @@ func (r *TenantReconciler) reconcileKeyringFrom(ctx context.Context, t *v1alpha1
 			}
 			return nil, fmt.Errorf("creating the keyring: %w", err)
 		}
-		r.secretData.put(client.ObjectKeyFromObject(s), s)
 		r.event(t, corev1.EventTypeNormal, "KeyringCreated", "Generate", "created keyring %s/%s with active key %s", ns, keyringSecretName, kr.ActiveKeyID())
 		setKeyringStatus(t, kr)
 		return nil, nil
@@ -106,7 +105,6 @@ func (r *TenantReconciler) reconcileKeyringFrom(ctx context.Context, t *v1alpha1
 		if err := r.Patch(ctx, updated, client.MergeFromWithOptions(cur, client.MergeFromWithOptimisticLock{}), fieldOwner); err != nil {
 			return nil, fmt.Errorf("rotating the keyring: %w", err)
 		}
-		r.secretData.put(client.ObjectKeyFromObject(updated), updated)
 		r.event(t, corev1.EventTypeNormal, "KeysRotated", "Rotate", "rotated the keyring: active key %s replaces %s, which is kept for decryption", kr.ActiveKeyID(), previous)
 		r.notify(ctx, t, mail.KindKeysRotated, mail.KeysRotatedData{Tenant: t.Name, ActiveKeyID: kr.ActiveKeyID(), RotatedAt: kr.RotatedAt(), NextRotation: kr.RotatedAt().Add(t.Spec.Encryption.RotationInterval())})
 	}

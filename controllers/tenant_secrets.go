@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"sync"
 	"context"
 	"fmt"
 	"net/url"
@@ -12,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -197,14 +195,17 @@ func redisConfig(password string) string {
 	}, "\n")
 }
 
-// getOwnedSecret reads a generated Secret, data included. The cache keeps
-// only the Secrets' metadata, so the data comes from the API -- once per
-// version: a copy read earlier is reused while the cached metadata still
-// shows the same resourceVersion, which saves every later pass a read per
-// Secret. A Secret retained by an earlier Tenant of this name is not in the
-// cache at all and is always read from the API.
+// getOwnedSecret reads a generated Secret, data included, through the API:
+// the cache keeps only the Secrets' metadata, and a Secret retained by an
+// earlier Tenant of this name is not in it at all. (Keeping the data of
+// every tenant's Secrets in memory, to read each version once, saved reads
+// but cost 28 MiB of peak RSS at 1,000 Tenants and no measurable time.)
 func (r *TenantReconciler) getOwnedSecret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
-	return r.readOwnedSecret(ctx, ns, name, false)
+	s := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // cachedOwnedSecret is getOwnedSecret, except that a Secret the cache does
@@ -213,81 +214,11 @@ func (r *TenantReconciler) getOwnedSecret(ctx context.Context, ns, name string) 
 // not seen yet, or one retained by an earlier Tenant) read it with
 // getOwnedSecret: a first pass makes no read that can only answer 404.
 func (r *TenantReconciler) cachedOwnedSecret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
-	return r.readOwnedSecret(ctx, ns, name, true)
-}
-
-func (r *TenantReconciler) readOwnedSecret(ctx context.Context, ns, name string, trustCacheMiss bool) (*corev1.Secret, error) {
 	key := client.ObjectKey{Namespace: ns, Name: name}
-	slim := &corev1.Secret{}
-	switch err := r.Get(ctx, key, slim); {
-	case err == nil:
-		if s := r.secretData.get(key, slim.UID, slim.ResourceVersion); s != nil {
-			return s, nil
-		}
-	case apierrors.IsNotFound(err) && trustCacheMiss:
+	if err := r.Get(ctx, key, &corev1.Secret{}); err != nil {
 		return nil, err
 	}
-	s := &corev1.Secret{}
-	if err := r.APIReader.Get(ctx, key, s); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.secretData.forget(key)
-		}
-		return nil, err
-	}
-	r.secretData.put(key, s)
-	return s.DeepCopy(), nil
-}
-
-// secretVersions keeps the last version read of each generated Secret
-// (of a TLS Secret, only its certificate).
-type secretVersions struct {
-	mu      sync.Mutex
-	entries map[client.ObjectKey]*corev1.Secret
-}
-
-// get returns a copy of the Secret read at that uid and resourceVersion.
-func (v *secretVersions) get(key client.ObjectKey, uid types.UID, resourceVersion string) *corev1.Secret {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	s := v.entries[key]
-	if s == nil || s.UID != uid || s.ResourceVersion != resourceVersion || resourceVersion == "" {
-		return nil
-	}
-	return s.DeepCopy()
-}
-
-func (v *secretVersions) put(key client.ObjectKey, s *corev1.Secret) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.entries == nil {
-		v.entries = map[client.ObjectKey]*corev1.Secret{}
-	}
-	c := s.DeepCopy()
-	c.ManagedFields = nil // most of a Secret's metadata, and never read
-	if c.Type == corev1.SecretTypeTLS {
-		// Renewal reads only the certificate, and a renewal replaces every
-		// key: the key and the CA need not be kept in memory.
-		delete(c.Data, corev1.TLSPrivateKeyKey)
-		delete(c.Data, "ca.crt")
-	}
-	v.entries[key] = c
-}
-
-func (v *secretVersions) forget(key client.ObjectKey) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	delete(v.entries, key)
-}
-
-// forgetNamespace drops every Secret of a namespace (its Tenant is gone).
-func (v *secretVersions) forgetNamespace(ns string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	for k := range v.entries {
-		if k.Namespace == ns {
-			delete(v.entries, k)
-		}
-	}
+	return r.getOwnedSecret(ctx, ns, name)
 }
 
 // ensureGeneratedSecret creates a Secret from generate when it does not
@@ -310,8 +241,7 @@ func (r *TenantReconciler) ensureGeneratedSecret(ctx context.Context, t *v1alpha
 		}
 		createErr := r.Create(ctx, s, fieldOwner)
 		if createErr == nil {
-			r.secretData.put(client.ObjectKeyFromObject(s), s)
-			return true, nil, nil
+				return true, nil, nil
 		}
 		if !apierrors.IsAlreadyExists(createErr) {
 			return false, nil, fmt.Errorf("creating Secret %s/%s: %w", ns, name, createErr)
@@ -343,7 +273,6 @@ func (r *TenantReconciler) ensureGeneratedSecret(ctx context.Context, t *v1alpha
 		if err := r.Patch(ctx, updated, client.MergeFrom(cur), fieldOwner); err != nil {
 			return false, nil, err
 		}
-		r.secretData.put(client.ObjectKeyFromObject(updated), updated)
 		cur = updated
 	}
 	return false, nil, r.adoptMetadata(ctx, t, cur, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: tenantLabels(t)}})

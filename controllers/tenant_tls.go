@@ -185,7 +185,6 @@ func (r *TenantReconciler) ensureCertificateSecretFrom(ctx context.Context, t *v
 		return false, issuedCertificate{}, err
 	}
 	renewed := cur != nil
-	written := desired
 	if renewed {
 		updated := cur.DeepCopy()
 		updated.Data = desired.Data
@@ -193,7 +192,6 @@ func (r *TenantReconciler) ensureCertificateSecretFrom(ctx context.Context, t *v
 		// Optimistic lock: a renewal based on a stale cached copy fails
 		// and retries instead of renewing (and notifying) twice.
 		err = r.Patch(ctx, updated, client.MergeFromWithOptions(cur, client.MergeFromWithOptimisticLock{}), fieldOwner)
-		written = updated
 	} else {
 		err = r.Create(ctx, desired, fieldOwner)
 	}
@@ -203,7 +201,6 @@ func (r *TenantReconciler) ensureCertificateSecretFrom(ctx context.Context, t *v
 	if err != nil {
 		return false, issuedCertificate{}, fmt.Errorf("writing certificate Secret %s: %w", name, err)
 	}
-	r.secretData.put(client.ObjectKeyFromObject(written), written)
 	info, err := describeCertificate(certPEM)
 	return renewed, info, err
 }
