@@ -40,6 +40,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -352,15 +353,13 @@ type stopped struct {
 // waitForWorkers waits until the local node's worker processes, which got
 // SIGTERM when the context ended, have exited.
 func waitForWorkers(a *applier, node *localnode.Node) {
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 		running, err := a.runningJobs(ctx, node)
-		cancel()
-		if err != nil || len(running) == 0 {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
+		return err != nil || len(running) == 0, nil
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "worker processes still running after 20s")
 	}
-	fmt.Fprintln(os.Stderr, "worker processes still running after 20s")
 }
