@@ -123,7 +123,6 @@ func managedSelector() labels.Selector {
 // users create and the operator only reads (referenced Secrets) are read
 // through the uncached API reader.
 func CacheOptions() cache.Options {
-	owned := cache.ByObject{Label: managedSelector()}
 	slim := cache.ByObject{Label: managedSelector(), Transform: slimObject}
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
@@ -136,8 +135,8 @@ func CacheOptions() cache.Options {
 			&corev1.PersistentVolumeClaim{}: slim,
 			&appsv1.Deployment{}:            slim,
 			&appsv1.StatefulSet{}:           slim,
-			&batchv1.Job{}:                  owned,
-			&batchv1.CronJob{}:              owned,
+			&batchv1.Job{}:                  slim,
+			&batchv1.CronJob{}:              slim,
 			&networkingv1.Ingress{}:         slim,
 			&networkingv1.NetworkPolicy{}:   slim,
 			&policyv1.PodDisruptionBudget{}: slim,

@@ -4,6 +4,7 @@ import (
 	"reflect"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,6 +50,10 @@ func slimObject(obj any) (any, error) {
 		slim = &appsv1.Deployment{TypeMeta: v.TypeMeta, Status: v.Status, Spec: appsv1.DeploymentSpec{Replicas: v.Spec.Replicas}}
 	case *appsv1.StatefulSet:
 		slim = &appsv1.StatefulSet{TypeMeta: v.TypeMeta, Status: v.Status, Spec: appsv1.StatefulSetSpec{Replicas: v.Spec.Replicas}}
+	case *batchv1.Job:
+		// Outcomes come from the status; a Broadcast pauses its Job by
+		// spec.suspend.
+		slim = &batchv1.Job{TypeMeta: v.TypeMeta, Status: v.Status, Spec: batchv1.JobSpec{Suspend: v.Spec.Suspend}}
 	default:
 		// A zero value of the same type, which gets the metadata only.
 		slim = reflect.New(reflect.TypeOf(o).Elem()).Interface().(client.Object)
