@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/gomega"
+
 	"github.com/inboxchat/inboxchat-operator/internal/crypto"
 	"github.com/inboxchat/inboxchat-operator/internal/messenger"
 	"github.com/inboxchat/inboxchat-operator/internal/schema"
@@ -322,14 +324,9 @@ func assertNoPersonalData(t testing.TB, what, text string, leads []insertedLead)
 	}
 }
 
-// eventually polls cond every 5 ms until it holds or d passes.
+// eventually polls cond every 5 ms until it holds or d passes (Gomega's
+// Eventually, for these plain tests).
 func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	gomega.NewWithT(t).Eventually(cond).WithTimeout(d).WithPolling(5*time.Millisecond).Should(gomega.BeTrue(), "waiting for %s", what)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -24,13 +25,7 @@ var managed = map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	gomega.NewWithT(t).Eventually(cond).WithTimeout(30*time.Second).WithPolling(100*time.Millisecond).Should(gomega.BeTrue(), "waiting for %s", what)
 }
 
 func TestNodeRunsWorkloadsAndJobs(t *testing.T) {
