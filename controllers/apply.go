@@ -11,6 +11,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/util/csaupgrade"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -31,6 +35,14 @@ type applier struct {
 }
 
 // apply makes the live object match desired, writing only when it differs.
+//
+// A child the cache has never seen is created with a plain create: the API
+// server decodes it as protobuf and skips the merge an apply would do, which
+// is most of its work when a Tenant is provisioned. The create records its
+// fields under the operator's field owner as an Update; before the first
+// apply to such an object that ownership is moved to the operator's apply
+// entry (see upgradeOwnership), so later applies remove what desired no
+// longer sets, exactly as if the object had been created by an apply.
 //
 // The cache may hold a slim copy of the live object (metadata, status and a
 // hash of the rest; see ObservedHash). When the memo says this desired state
@@ -59,9 +71,19 @@ func (a applier) apply(ctx context.Context, desired client.Object) (bool, error)
 		u.SetGroupVersionKind(gvk)
 		reader = a.reader
 	}
-	err = reader.Get(ctx, client.ObjectKeyFromObject(desired), current)
+	key := client.ObjectKeyFromObject(desired)
+	err = reader.Get(ctx, key, current)
 	switch {
 	case apierrors.IsNotFound(err):
+		created, err := a.create(ctx, gvk, desired, want)
+		if err != nil || created {
+			return created, err
+		}
+		// It exists after all (the cache had not seen it yet): compare
+		// against the whole object.
+		if err := a.reader.Get(ctx, key, current); err != nil {
+			return false, err
+		}
 	case err != nil:
 		return false, err
 	default:
@@ -71,28 +93,72 @@ func (a applier) apply(ctx context.Context, desired client.Object) (bool, error)
 		}
 		if observed != "" {
 			// A slim cached copy: compare against the whole object.
-			if err := a.reader.Get(ctx, client.ObjectKeyFromObject(desired), current); err != nil {
+			if err := a.reader.Get(ctx, key, current); err != nil {
 				return false, client.IgnoreNotFound(err)
 			}
 		}
-		same, err := containsDesired(desired, current)
-		if err != nil {
-			return false, err
-		}
-		if same {
-			a.remember(current, want)
-			return false, nil
-		}
+	}
+	same, err := containsDesired(desired, current)
+	if err != nil {
+		return false, err
+	}
+	if same {
+		a.remember(current, want)
+		return false, nil
+	}
+	if err := a.upgradeOwnership(ctx, gvk, current); err != nil {
+		return false, fmt.Errorf("taking over the fields of %s %s: %w", gvk.Kind, key, err)
 	}
 	desired.GetObjectKind().SetGroupVersionKind(gvk)
 	desired.SetManagedFields(nil)
 	desired.SetResourceVersion("")
 	if err := a.Patch(ctx, desired, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
-		return false, fmt.Errorf("applying %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(desired), err)
+		return false, fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
 	}
 	// desired now holds the object as the server returned it.
 	a.remember(desired, want)
 	return true, nil
+}
+
+// create creates desired; it reports false without error when the object
+// already exists.
+func (a applier) create(ctx context.Context, gvk schema.GroupVersionKind, desired client.Object, want string) (bool, error) {
+	desired.GetObjectKind().SetGroupVersionKind(gvk)
+	desired.SetManagedFields(nil)
+	desired.SetResourceVersion("")
+	err := a.Create(ctx, desired, fieldOwner)
+	switch {
+	case err == nil:
+		// desired now holds the object as the server returned it.
+		a.remember(desired, want)
+		return true, nil
+	case apierrors.IsAlreadyExists(err):
+		return false, nil
+	default:
+		return false, fmt.Errorf("creating %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(desired), err)
+	}
+}
+
+// upgradeOwnership moves the fields that the operator's creates and updates
+// own (managed-fields entries of operation Update) into its apply entry, as
+// kubectl does when it moves an object from client-side to server-side apply
+// (k8s.io/client-go/util/csaupgrade). Without it an apply could never remove
+// a field the create set, such as a stale owner reference. The patch carries
+// the resourceVersion it was computed from, so a concurrent change makes it
+// fail with a conflict and the reconcile retries.
+func (a applier) upgradeOwnership(ctx context.Context, gvk schema.GroupVersionKind, current client.Object) error {
+	if len(current.GetManagedFields()) == 0 {
+		// A cached copy: the cache strips managed fields.
+		if err := a.reader.Get(ctx, client.ObjectKeyFromObject(current), current); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+	}
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(current, sets.New(string(fieldOwner)), string(fieldOwner))
+	if err != nil || patch == nil {
+		return err
+	}
+	current.GetObjectKind().SetGroupVersionKind(gvk)
+	return a.Patch(ctx, current, client.RawPatch(types.JSONPatchType, patch))
 }
 
 // remember records that the live object matches the desired hash.
