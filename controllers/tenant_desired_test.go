@@ -123,8 +123,25 @@ func TestNetworkPoliciesDenyByDefault(t *testing.T) {
 	tn := tenantWith(v1alpha1.DatabaseEngineMySQL, 1)
 	pols := desiredNetworkPolicies(tn, DefaultNetworkOptions())
 	deny := pols[0]
-	if len(deny.Spec.PodSelector.MatchLabels) != 0 || len(deny.Spec.Ingress) != 0 || len(deny.Spec.Egress) != 0 || len(deny.Spec.PolicyTypes) != 2 {
-		t.Fatalf("the first policy must deny all ingress and egress for every pod: %+v", deny.Spec)
+	if len(deny.Spec.PodSelector.MatchLabels)+len(deny.Spec.PodSelector.MatchExpressions) != 0 || len(deny.Spec.Ingress) != 0 || len(deny.Spec.PolicyTypes) != 2 {
+		t.Fatalf("the first policy must select every pod, for ingress and egress, and admit no ingress: %+v", deny.Spec)
+	}
+	if len(deny.Spec.Egress) != 1 || len(deny.Spec.Egress[0].To) != 1 || deny.Spec.Egress[0].To[0].PodSelector == nil ||
+		deny.Spec.Egress[0].To[0].PodSelector.MatchLabels["k8s-app"] != "kube-dns" || len(deny.Spec.Egress[0].Ports) != 2 {
+		t.Fatalf("the first policy must let every pod out only to the cluster DNS: %+v", deny.Spec.Egress)
+	}
+	for _, p := range deny.Spec.Egress[0].Ports {
+		if p.Port.IntValue() != 53 {
+			t.Fatalf("DNS egress on port %s", p.Port)
+		}
+	}
+	if len(pols) != 4 {
+		t.Fatalf("want 4 policies, got %d", len(pols))
+	}
+	ingress := pols[1]
+	if got := ingress.Spec.PodSelector.MatchExpressions; len(got) != 1 || len(got[0].Values) != 2 || len(ingress.Spec.Ingress) != 1 ||
+		len(ingress.Spec.Ingress[0].Ports) != 1 || ingress.Spec.Ingress[0].Ports[0].Port.IntValue() != 8080 || len(ingress.Spec.Egress) != 0 {
+		t.Fatalf("only the app and the unsubscribe server take traffic from the ingress controller, on 8080: %+v", ingress.Spec)
 	}
 	var storeRule *networkingv1.NetworkPolicy
 	for _, p := range pols {

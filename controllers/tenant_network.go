@@ -2,13 +2,16 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
 )
@@ -47,26 +50,30 @@ func storePorts(t *v1alpha1.Tenant) []networkingv1.NetworkPolicyPort {
 	return []networkingv1.NetworkPolicyPort{port(dbPort, corev1.ProtocolTCP), port(6379, corev1.ProtocolTCP)}
 }
 
-// desiredNetworkPolicies isolate the tenant: deny everything in and out, then
-// allow the ingress controller to the app, the app and workers to the stores,
-// DNS, and HTTPS/SMTP egress for Messenger and mail.
+// desiredNetworkPolicies isolate the tenant: deny everything in and out but
+// DNS, then allow the ingress controller to the app and the unsubscribe
+// server, the app and workers to the stores, and HTTPS/SMTP egress for
+// Messenger and mail. Policies add up, so each is as narrow as its selector;
+// rules that select the same pods share one policy (fewer objects for the API
+// server to store and for the CNI to watch, the same traffic allowed).
 func desiredNetworkPolicies(t *v1alpha1.Tenant, o NetworkOptions) []*networkingv1.NetworkPolicy {
 	ns := t.NamespaceName()
 	mk := func(name string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
 		return &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: tenantLabels(t)}, Spec: spec}
 	}
 	both := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
-	clients := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-		Key: labelComponent, Operator: metav1.LabelSelectorOpIn, Values: []string{componentApp, componentWorker, componentUnsubscribe},
-	}}}
-	stores := metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-		Key: labelComponent, Operator: metav1.LabelSelectorOpIn, Values: []string{componentDatabase, componentSessions},
-	}}}
+	in := func(components ...string) *metav1.LabelSelector {
+		return &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: labelComponent, Operator: metav1.LabelSelectorOpIn, Values: components,
+		}}}
+	}
+	clients := in(componentApp, componentWorker, componentUnsubscribe)
+	stores := *in(componentDatabase, componentSessions)
 	policies := []*networkingv1.NetworkPolicy{
-		mk("inboxchat-default-deny", networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{}, PolicyTypes: both}),
-		mk("inboxchat-allow-dns", networkingv1.NetworkPolicySpec{
+		// Every pod: no ingress at all, egress only to the cluster DNS.
+		mk(networkPolicyDefaultDeny, networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{},
-			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			PolicyTypes: both,
 			Egress: []networkingv1.NetworkPolicyEgressRule{{
 				To: []networkingv1.NetworkPolicyPeer{{
 					NamespaceSelector: &metav1.LabelSelector{MatchLabels: o.DNSNamespaceSelector},
@@ -75,20 +82,13 @@ func desiredNetworkPolicies(t *v1alpha1.Tenant, o NetworkOptions) []*networkingv
 				Ports: []networkingv1.NetworkPolicyPort{port(53, corev1.ProtocolUDP), port(53, corev1.ProtocolTCP)},
 			}},
 		}),
-		mk("inboxchat-allow-ingress-to-app", networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(t, componentApp)},
+		// The app and the unsubscribe server both listen on appPort.
+		mk("inboxchat-allow-ingress", networkingv1.NetworkPolicySpec{
+			PodSelector: *in(componentApp, componentUnsubscribe),
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 			Ingress: []networkingv1.NetworkPolicyIngressRule{{
 				From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: o.IngressNamespaceSelector}}},
 				Ports: []networkingv1.NetworkPolicyPort{port(appPort, corev1.ProtocolTCP)},
-			}},
-		}),
-		mk("inboxchat-allow-ingress-to-unsubscribe", networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(t, componentUnsubscribe)},
-			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-			Ingress: []networkingv1.NetworkPolicyIngressRule{{
-				From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: o.IngressNamespaceSelector}}},
-				Ports: []networkingv1.NetworkPolicyPort{port(8080, corev1.ProtocolTCP)},
 			}},
 		}),
 		mk("inboxchat-allow-clients-to-stores", networkingv1.NetworkPolicySpec{
@@ -119,11 +119,35 @@ func desiredNetworkPolicies(t *v1alpha1.Tenant, o NetworkOptions) []*networkingv
 	return policies
 }
 
-// reconcileNetwork applies the NetworkPolicies.
+// networkPolicyDefaultDeny is the policy that denies all but DNS.
+const networkPolicyDefaultDeny = "inboxchat-default-deny"
+
+// retiredNetworkPolicies are the names of policies that earlier versions
+// made and that the ones above replaced; they allow nothing the current
+// ones do not, and are deleted when found.
+var retiredNetworkPolicies = []string{"inboxchat-allow-dns", "inboxchat-allow-ingress-to-app", "inboxchat-allow-ingress-to-unsubscribe"}
+
+// reconcileNetwork applies the NetworkPolicies and deletes retired ones.
 func (r *TenantReconciler) reconcileNetwork(ctx context.Context, t *v1alpha1.Tenant) (*ctrl.Result, error) {
 	var objs []ownedObject
 	for _, p := range desiredNetworkPolicies(t, r.Network) {
 		objs = append(objs, p)
 	}
-	return nil, r.applyAll(ctx, t, objs...)
+	if err := r.applyAll(ctx, t, objs...); err != nil {
+		return nil, err
+	}
+	for _, name := range retiredNetworkPolicies {
+		old := &networkingv1.NetworkPolicy{}
+		err := r.Get(ctx, client.ObjectKey{Namespace: t.NamespaceName(), Name: name}, old)
+		if apierrors.IsNotFound(err) || (err == nil && !metav1.IsControlledBy(old, t)) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := r.Delete(ctx, old, client.Preconditions{UID: &old.UID}); client.IgnoreNotFound(err) != nil {
+			return nil, fmt.Errorf("deleting the retired NetworkPolicy %s: %w", name, err)
+		}
+	}
+	return nil, nil
 }

@@ -241,7 +241,7 @@ func (r *TenantReconciler) ensureGeneratedSecret(ctx context.Context, t *v1alpha
 		}
 		createErr := r.Create(ctx, s, fieldOwner)
 		if createErr == nil {
-				return true, nil, nil
+			return true, nil, nil
 		}
 		if !apierrors.IsAlreadyExists(createErr) {
 			return false, nil, fmt.Errorf("creating Secret %s/%s: %w", ns, name, createErr)
