@@ -2,11 +2,17 @@ package controllers
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"reflect"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/runtime"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -20,27 +26,87 @@ const ObservedHashAnnotation = "inboxchat.io/observed-hash"
 // labels, annotations and owner references, without status and without the
 // metadata the server maintains. Two versions of an object that differ only
 // in status hash the same.
+//
+// It runs on every watch event the operator's cache receives, so it is
+// cheap: the built-in kinds' top-level fields are hashed in their protobuf
+// encoding (deterministic: the generated code sorts map keys), field by
+// field, without converting or copying the object. Other kinds (unstructured
+// objects of other projects) are hashed as JSON. The hash is only ever
+// compared with hashes this process computed, never stored.
 func ObservedHash(obj client.Object) (string, error) {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
+	h := sha256.New()
+	if err := writeObservedMeta(h, obj); err != nil {
 		return "", err
 	}
-	delete(u, "status")
-	delete(u, "apiVersion")
-	delete(u, "kind")
-	ann := map[string]string{}
-	for k, v := range obj.GetAnnotations() {
-		if k != ObservedHashAnnotation {
-			ann[k] = v
+	if err := writeObservedContent(h, obj); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16]), nil
+}
+
+// writeObservedMeta writes the labels, annotations (but ours) and owner
+// references as JSON, whose maps marshal with sorted keys.
+func writeObservedMeta(w io.Writer, obj client.Object) error {
+	ann := obj.GetAnnotations()
+	if _, ours := ann[ObservedHashAnnotation]; ours {
+		ann = maps.Clone(ann)
+		delete(ann, ObservedHashAnnotation)
+	}
+	return json.NewEncoder(w).Encode(struct {
+		Labels          map[string]string       `json:"l,omitempty"`
+		Annotations     map[string]string       `json:"a,omitempty"`
+		OwnerReferences []metav1.OwnerReference `json:"o,omitempty"`
+	}{obj.GetLabels(), ann, obj.GetOwnerReferences()})
+}
+
+// protoMarshaler is what the built-in kinds' generated protobuf code has.
+type protoMarshaler interface{ Marshal() ([]byte, error) }
+
+// writeObservedContent writes every top-level field but the type, object
+// metadata and status, each named and length-prefixed.
+func writeObservedContent(w io.Writer, obj client.Object) error {
+	v := reflect.ValueOf(obj)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("%T is not a pointer to a struct", obj)
+	}
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		content := make(map[string]any, len(u.Object))
+		for k, v := range u.Object {
+			switch k {
+			case "apiVersion", "kind", "metadata", "status":
+			default:
+				content[k] = v
+			}
+		}
+		return json.NewEncoder(w).Encode(content)
+	}
+	v = v.Elem()
+	t := v.Type()
+	var size [8]byte
+	for i := range t.NumField() {
+		f := t.Field(i)
+		switch f.Name {
+		case "TypeMeta", "ObjectMeta", "Status":
+			continue
+		}
+		var data []byte
+		var err error
+		if m, ok := v.Field(i).Addr().Interface().(protoMarshaler); ok {
+			data, err = m.Marshal()
+		} else {
+			data, err = json.Marshal(v.Field(i).Interface())
+		}
+		if err != nil {
+			return err
+		}
+		binary.BigEndian.PutUint64(size[:], uint64(len(data)))
+		for _, part := range [][]byte{[]byte(f.Name), size[:], data} {
+			if _, err := w.Write(part); err != nil {
+				return err
+			}
 		}
 	}
-	u["metadata"] = map[string]any{"labels": obj.GetLabels(), "annotations": ann, "ownerReferences": obj.GetOwnerReferences()}
-	data, err := json.Marshal(u) // map keys marshal sorted: the hash is stable
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:16]), nil
+	return nil
 }
 
 // appliedMemo remembers, per child, the desired state the operator last
