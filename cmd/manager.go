@@ -25,6 +25,7 @@ func runManager(args []string) error {
 	fs.StringVar(&o.OperatorNamespace, "operator-namespace", envOr("POD_NAMESPACE", "inboxchat-system"), "namespace of the operator's CA and offboarding receipts")
 	qps := fs.Float64("kube-api-qps", 50, "queries per second to the API server")
 	fs.IntVar(&o.Burst, "kube-api-burst", 100, "burst of queries to the API server")
+	fs.BoolVar(&o.Compression, "kube-api-compression", false, "ask the API server to gzip its responses and watch events (off: in the cluster, compressing every event costs the API server more CPU than the bandwidth is worth)")
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "parallel reconciles per controller")
 	fs.DurationVar(&o.SyncPeriod, "sync-period", 0, "full resync period (0: controller-runtime's default)")
 	images := controllers.DefaultStoreImages()
