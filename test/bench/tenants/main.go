@@ -36,6 +36,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -50,6 +51,7 @@ var (
 	pprofAddr = flag.String("operator-pprof", "", "serve the operator's pprof on this address")
 	breakdown = flag.Bool("requests", false, "print the API server's requests by verb and resource once all Tenants are Ready")
 	memLimit  = flag.String("operator-gomemlimit", "100MiB", "the operator's GOMEMLIMIT, as the manager Deployment sets it")
+	apiProf   = flag.String("apiserver-cpu-profile", "", "write a CPU profile of the API server, taken over the first 30 s of creating Tenants, to this file")
 )
 
 func main() {
@@ -81,6 +83,9 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 	}
 	defer env.Stop()
 	cfg.QPS, cfg.Burst = -1, 0 // unthrottled: the bench measures the control plane
+	// As the operator by default: no gzip on watch events and responses,
+	// which would cost the API server CPU for local connections.
+	cfg.DisableCompression = true
 	c, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
 	if err != nil {
 		return err
@@ -136,7 +141,28 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 		return err
 	}
 
+	// Tenants are counted from a watch, not by listing them all every second:
+	// the observer should cost the API server little.
+	tenants, err := cache.New(cfg, cache.Options{Scheme: operator.Scheme(), ByObject: map[client.Object]cache.ByObject{&v1alpha1.Tenant{}: {}}})
+	if err != nil {
+		return err
+	}
+	if _, err := tenants.GetInformer(ctx, &v1alpha1.Tenant{}); err != nil {
+		return err
+	}
+	go func() { _ = tenants.Start(ctx) }()
+	if !tenants.WaitForCacheSync(ctx) {
+		return fmt.Errorf("the Tenant watch did not sync")
+	}
+
 	fmt.Printf("tenants: creating %d Tenants ...\n", n)
+	profiled := make(chan error, 1)
+	if *apiProf != "" {
+		go func() { profiled <- saveAPIServerProfile(ctx, cfg, *apiProf) }()
+	} else {
+		profiled <- nil
+	}
+	cpuBefore := processCPU()
 	start := time.Now()
 	if _, err := parallel(n, workers, func(i int) error {
 		return c.Create(ctx, benchTenant(i))
@@ -145,7 +171,7 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 	}
 	var ready int
 	for {
-		ready, err = countReady(ctx, c)
+		ready, err = countReady(ctx, tenants)
 		if err != nil {
 			return err
 		}
@@ -161,6 +187,10 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 		time.Sleep(time.Second)
 	}
 	allReady := time.Since(start)
+	cpuAfter := processCPU()
+	if err := <-profiled; err != nil {
+		return err
+	}
 	if *pprofAddr != "" {
 		if err := saveHeapProfile(*pprofAddr, filepath.Join(os.TempDir(), "inboxchat-bench-heap.prof")); err != nil {
 			return err
@@ -177,6 +207,11 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 	}
 	fmt.Printf("tenants: all %d Ready in %.1f s (%.2f x the write floor)\n", n, allReady.Seconds(), allReady.Seconds()/floor.Seconds())
 	fmt.Printf("tenants: %.1f operator API writes per Tenant created\n", float64(writesCreate)/float64(n))
+	fmt.Printf("tenants: CPU seconds until all Ready:")
+	for _, name := range []string{"kube-apiserver", "etcd", "inboxchat-operator", "bench"} {
+		fmt.Printf(" %s %.1f", name, cpuAfter[name]-cpuBefore[name])
+	}
+	fmt.Println()
 
 	// Settle, then make every Tenant reconcile again with nothing to change.
 	time.Sleep(3 * time.Second)
@@ -254,7 +289,7 @@ func parallel(n, workers int, f func(int) error) (time.Duration, error) {
 	return time.Since(start), nil
 }
 
-func countReady(ctx context.Context, c client.Client) (int, error) {
+func countReady(ctx context.Context, c client.Reader) (int, error) {
 	list := &v1alpha1.TenantList{}
 	if err := c.List(ctx, list); err != nil {
 		return 0, err
@@ -341,6 +376,47 @@ func printRequestBreakdown(ctx context.Context, cfg *rest.Config) error {
 	return nil
 }
 
+// processCPU sums the user and system CPU seconds of this process (the
+// Tenant creators, the watch and the stand-in node: "bench") and of its
+// children by program name (the API server, etcd, the operator).
+func processCPU() map[string]float64 {
+	cpu := map[string]float64{}
+	read := func(pid string) (name string, ppid int, secs float64, ok bool) {
+		data, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			return "", 0, 0, false
+		}
+		// pid (comm) state ppid ... utime(14) stime(15)
+		s := string(data)
+		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || closing < open {
+			return "", 0, 0, false
+		}
+		f := strings.Fields(s[closing+1:])
+		if len(f) < 13 {
+			return "", 0, 0, false
+		}
+		ppid, _ = strconv.Atoi(f[1])
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		st, _ := strconv.ParseFloat(f[12], 64)
+		return s[open+1 : closing], ppid, (ut + st) / 100, true // USER_HZ is 100 on Linux
+	}
+	if _, _, secs, ok := read("self"); ok {
+		cpu["bench"] = secs
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		name, ppid, secs, ok := read(e.Name())
+		if ok && ppid == os.Getpid() {
+			if strings.HasPrefix("inboxchat-operator", name) { // comm is cut at 15 bytes
+				name = "inboxchat-operator"
+			}
+			cpu[name] += secs
+		}
+	}
+	return cpu
+}
+
 // peakRSS reads VmHWM (KiB) of a process.
 func peakRSS(pid int) (int64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -370,6 +446,20 @@ func saveHeapProfile(addr, path string) error {
 	_, err = io.Copy(f, resp.Body)
 	fmt.Printf("operator: heap profile in %s\n", path)
 	return err
+}
+
+// saveAPIServerProfile takes a 30-second CPU profile of the API server.
+func saveAPIServerProfile(ctx context.Context, cfg *rest.Config, path string) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	raw, err := cs.RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "30").Timeout(time.Minute).DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("profiling the API server: %w", err)
+	}
+	fmt.Printf("api server: CPU profile in %s\n", path)
+	return os.WriteFile(path, raw, 0o600)
 }
 
 func freeAddr() (string, error) {
