@@ -87,7 +87,7 @@ func (a applier) apply(ctx context.Context, desired client.Object) (bool, error)
 	case err != nil:
 		return false, err
 	default:
-		observed := current.GetAnnotations()[ObservedHashAnnotation]
+		observed := ObservedHashOf(current)
 		if m, ok := a.memo.get(current.GetUID()); ok && observed != "" && m.desired == want && m.observed == observed {
 			return false, nil
 		}

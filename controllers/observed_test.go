@@ -35,7 +35,7 @@ func TestObservedHashCoversContentNotStatus(t *testing.T) {
 		"status":              func(d *appsv1.Deployment) { d.Status.ReadyReplicas, d.Status.ObservedGeneration = 2, 7 },
 		"server metadata":     func(d *appsv1.Deployment) { d.ResourceVersion, d.Generation, d.UID = "42", 3, "x" },
 		"managed fields":      func(d *appsv1.Deployment) { d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "m"}} },
-		"our own annotation":  func(d *appsv1.Deployment) { d.Annotations = map[string]string{ObservedHashAnnotation: "old"} },
+		"a recorded hash":     func(d *appsv1.Deployment) { SetObservedHash(&d.ObjectMeta, "old") },
 		"label order":         func(d *appsv1.Deployment) { d.Labels = map[string]string{"b": "2", "a": "1"} },
 		"a type meta set":     func(d *appsv1.Deployment) { d.APIVersion, d.Kind = "apps/v1", "Deployment" },
 		"a deep copy of base": func(d *appsv1.Deployment) {},

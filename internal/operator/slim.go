@@ -2,11 +2,13 @@ package operator
 
 import (
 	"reflect"
+	"unique"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inboxchat/inboxchat-operator/controllers"
@@ -30,20 +32,24 @@ func slimObject(obj any) (any, error) {
 		return obj, nil
 	}
 	meta := metav1.ObjectMeta{
-		Name: o.GetName(), Namespace: o.GetNamespace(), UID: o.GetUID(), ResourceVersion: o.GetResourceVersion(),
+		Name: o.GetName(), Namespace: intern(o.GetNamespace()), UID: o.GetUID(), ResourceVersion: o.GetResourceVersion(),
 		Generation: o.GetGeneration(), CreationTimestamp: o.GetCreationTimestamp(), DeletionTimestamp: o.GetDeletionTimestamp(),
-		OwnerReferences: o.GetOwnerReferences(), Finalizers: o.GetFinalizers(),
-		Annotations: map[string]string{controllers.ObservedHashAnnotation: hash},
+		OwnerReferences: internOwners(o.GetOwnerReferences()), Finalizers: o.GetFinalizers(),
 	}
 	// Labels are read from the cache only on namespaces (which Tenant) and
 	// claims (re-adopting retained data); elsewhere the hash covers them.
 	switch o.(type) {
 	case *corev1.Namespace, *corev1.PersistentVolumeClaim:
-		meta.Labels = o.GetLabels()
+		meta.Labels = make(map[string]string, len(o.GetLabels()))
+		for k, v := range o.GetLabels() {
+			meta.Labels[intern(k)] = intern(v)
+		}
+		meta.Annotations = make(map[string]string, len(o.GetAnnotations())+1)
 		for k, v := range o.GetAnnotations() {
-			meta.Annotations[k] = v
+			meta.Annotations[intern(k)] = v
 		}
 	}
+	controllers.SetObservedHash(&meta, hash)
 	var slim client.Object
 	switch v := o.(type) {
 	case *appsv1.Deployment:
@@ -58,6 +64,37 @@ func slimObject(obj any) (any, error) {
 		// A zero value of the same type, which gets the metadata only.
 		slim = reflect.New(reflect.TypeOf(o).Elem()).Interface().(client.Object)
 	}
-	meta.DeepCopyInto(slim.(metav1.ObjectMetaAccessor).GetObjectMeta().(*metav1.ObjectMeta))
+	*slim.(metav1.ObjectMetaAccessor).GetObjectMeta().(*metav1.ObjectMeta) = meta
 	return slim, nil
+}
+
+// intern returns the one copy of a string that many cached objects repeat
+// (a tenant's namespace, its owner reference, label keys and values), so
+// thousands of objects do not each keep their own.
+func intern(s string) string { return unique.Make(s).Value() }
+
+var yes, no = true, false
+
+// internOwners copies owner references with interned strings and shared
+// flags.
+func internOwners(refs []metav1.OwnerReference) []metav1.OwnerReference {
+	if len(refs) == 0 {
+		return nil
+	}
+	flag := func(b *bool) *bool {
+		switch {
+		case b == nil:
+			return nil
+		case *b:
+			return &yes
+		default:
+			return &no
+		}
+	}
+	out := make([]metav1.OwnerReference, len(refs))
+	for i, r := range refs {
+		out[i] = metav1.OwnerReference{APIVersion: intern(r.APIVersion), Kind: intern(r.Kind), Name: intern(r.Name),
+			UID: types.UID(intern(string(r.UID))), Controller: flag(r.Controller), BlockOwnerDeletion: flag(r.BlockOwnerDeletion)}
+	}
+	return out
 }
