@@ -3,6 +3,8 @@ package controllers_test
 import (
 	"context"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,8 +56,32 @@ type countingTransport struct{ next http.RoundTripper }
 func (c countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		operatorWrites.Add(1)
+	} else if strings.Contains(req.URL.Path, "/secrets/") {
+		secretReads.Lock()
+		secretReads.paths = append(secretReads.paths, req.URL.Path)
+		secretReads.Unlock()
 	}
 	return c.next.RoundTrip(req)
+}
+
+// secretReads records the paths of the Secrets the operator read through
+// the API (not the cache).
+var secretReads struct {
+	sync.Mutex
+	paths []string
+}
+
+// secretReadsIn counts the operator's Secret reads in a namespace so far.
+func secretReadsIn(ns string) int {
+	secretReads.Lock()
+	defer secretReads.Unlock()
+	n := 0
+	for _, p := range secretReads.paths {
+		if strings.Contains(p, "/namespaces/"+ns+"/secrets/") {
+			n++
+		}
+	}
+	return n
 }
 
 var _ = BeforeSuite(func() {

@@ -62,6 +62,8 @@ type TenantReconciler struct {
 
 	ca   operatorCA
 	memo appliedMemo
+	// secrets remembers what the generated Secrets held (see secretMemo).
+	secrets secretMemo
 	// reportData keeps the prune reports' data by version.
 	reportData dataVersions
 }

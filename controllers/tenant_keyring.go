@@ -34,6 +34,10 @@ func (r *TenantReconciler) reconcileKeyringFrom(ctx context.Context, t *v1alpha1
 	// Before the first keyring is made, the cache's word that there is none
 	// is enough (creating one that exists fails); after, a missing keyring
 	// stalls the Tenant, so only the API may say it is gone.
+	if f, ok := r.secrets.lookup(ctx, r.Client, ns, keyringSecretName); ok && !fromAPI && f.keyringStillGood(now, t.Spec.Encryption.RotationInterval()) {
+		t.Status.Keyring = f.keyring.DeepCopy()
+		return nil, nil
+	}
 	get := r.getOwnedSecret
 	if !fromAPI && (t.Status.Keyring == nil || t.Status.Keyring.ActiveKeyID == "") {
 		get = r.cachedOwnedSecret
@@ -107,8 +111,11 @@ func (r *TenantReconciler) reconcileKeyringFrom(ctx context.Context, t *v1alpha1
 		}
 		r.event(t, corev1.EventTypeNormal, "KeysRotated", "Rotate", "rotated the keyring: active key %s replaces %s, which is kept for decryption", kr.ActiveKeyID(), previous)
 		r.notify(ctx, t, mail.KindKeysRotated, mail.KeysRotatedData{Tenant: t.Name, ActiveKeyID: kr.ActiveKeyID(), RotatedAt: kr.RotatedAt(), NextRotation: kr.RotatedAt().Add(t.Spec.Encryption.RotationInterval())})
+		setKeyringStatus(t, kr)
+		return nil, nil
 	}
 	setKeyringStatus(t, kr)
+	r.secrets.remember(cur, secretFacts{keyring: t.Status.Keyring.DeepCopy()})
 	return nil, nil
 }
 

@@ -229,6 +229,9 @@ func (r *TenantReconciler) cachedOwnedSecret(ctx context.Context, ns, name strin
 // which are returned as lost instead.
 func (r *TenantReconciler) ensureGeneratedSecret(ctx context.Context, t *v1alpha1.Tenant, name string, irreplaceable []string, generate func() map[string][]byte) (created bool, lost []string, err error) {
 	ns := t.NamespaceName()
+	if _, ok := r.secrets.lookup(ctx, r.Client, ns, name); ok {
+		return false, nil, nil
+	}
 	cur, err := r.cachedOwnedSecret(ctx, ns, name)
 	if apierrors.IsNotFound(err) {
 		s := &corev1.Secret{
@@ -275,5 +278,11 @@ func (r *TenantReconciler) ensureGeneratedSecret(ctx context.Context, t *v1alpha
 		}
 		cur = updated
 	}
-	return false, nil, r.adoptMetadata(ctx, t, cur, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: tenantLabels(t)}})
+	if err := r.adoptMetadata(ctx, t, cur, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: tenantLabels(t)}}); err != nil {
+		return false, nil, err
+	}
+	// Complete and adopted (a write above changed the hash, so the next
+	// pass checks the Secret again).
+	r.secrets.remember(cur, secretFacts{})
+	return false, nil, nil
 }

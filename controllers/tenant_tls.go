@@ -157,6 +157,9 @@ func (r *TenantReconciler) ensureCertificateSecret(ctx context.Context, t *v1alp
 func (r *TenantReconciler) ensureCertificateSecretFrom(ctx context.Context, t *v1alpha1.Tenant, name string, hosts []string,
 	get func(ctx context.Context, ns, name string) (*corev1.Secret, error)) (bool, issuedCertificate, error) {
 	now := r.Clock.Now()
+	if f, ok := r.secrets.lookup(ctx, r.Client, t.NamespaceName(), name); ok && f.certStillGood(hosts, now) {
+		return false, *f.cert, nil
+	}
 	cur, err := get(ctx, t.NamespaceName(), name)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return false, issuedCertificate{}, err
@@ -166,6 +169,9 @@ func (r *TenantReconciler) ensureCertificateSecretFrom(ctx context.Context, t *v
 			return false, issuedCertificate{}, err
 		}
 		info, err := describeCertificate(cur.Data[corev1.TLSCertKey])
+		if err == nil {
+			r.secrets.remember(cur, secretFacts{cert: &info, certHosts: hostsKey(hosts), checkedAt: now})
+		}
 		return false, info, err
 	}
 	ca, err := r.loadCA(ctx)
