@@ -79,6 +79,7 @@ func (r *TenantReconciler) reconcileKeyringFrom(ctx context.Context, t *v1alpha1
 		}
 		r.event(t, corev1.EventTypeNormal, "KeyringCreated", "Generate", "created keyring %s/%s with active key %s", ns, keyringSecretName, kr.ActiveKeyID())
 		setKeyringStatus(t, kr)
+		r.secrets.remember(s, secretFacts{keyring: t.Status.Keyring.DeepCopy()}) // s is now as stored
 		return nil, nil
 	case err != nil:
 		return nil, err
@@ -112,6 +113,7 @@ func (r *TenantReconciler) reconcileKeyringFrom(ctx context.Context, t *v1alpha1
 		r.event(t, corev1.EventTypeNormal, "KeysRotated", "Rotate", "rotated the keyring: active key %s replaces %s, which is kept for decryption", kr.ActiveKeyID(), previous)
 		r.notify(ctx, t, mail.KindKeysRotated, mail.KeysRotatedData{Tenant: t.Name, ActiveKeyID: kr.ActiveKeyID(), RotatedAt: kr.RotatedAt(), NextRotation: kr.RotatedAt().Add(t.Spec.Encryption.RotationInterval())})
 		setKeyringStatus(t, kr)
+		r.secrets.remember(updated, secretFacts{keyring: t.Status.Keyring.DeepCopy()}) // updated is now as stored
 		return nil, nil
 	}
 	setKeyringStatus(t, kr)

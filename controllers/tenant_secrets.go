@@ -244,6 +244,7 @@ func (r *TenantReconciler) ensureGeneratedSecret(ctx context.Context, t *v1alpha
 		}
 		createErr := r.Create(ctx, s, fieldOwner)
 		if createErr == nil {
+			r.secrets.remember(s, secretFacts{}) // s is now as stored
 			return true, nil, nil
 		}
 		if !apierrors.IsAlreadyExists(createErr) {

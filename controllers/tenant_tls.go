@@ -191,6 +191,7 @@ func (r *TenantReconciler) ensureCertificateSecretFrom(ctx context.Context, t *v
 		return false, issuedCertificate{}, err
 	}
 	renewed := cur != nil
+	stored := desired
 	if renewed {
 		updated := cur.DeepCopy()
 		updated.Data = desired.Data
@@ -198,6 +199,7 @@ func (r *TenantReconciler) ensureCertificateSecretFrom(ctx context.Context, t *v
 		// Optimistic lock: a renewal based on a stale cached copy fails
 		// and retries instead of renewing (and notifying) twice.
 		err = r.Patch(ctx, updated, client.MergeFromWithOptions(cur, client.MergeFromWithOptimisticLock{}), fieldOwner)
+		stored = updated
 	} else {
 		err = r.Create(ctx, desired, fieldOwner)
 	}
@@ -208,6 +210,9 @@ func (r *TenantReconciler) ensureCertificateSecretFrom(ctx context.Context, t *v
 		return false, issuedCertificate{}, fmt.Errorf("writing certificate Secret %s: %w", name, err)
 	}
 	info, err := describeCertificate(certPEM)
+	if err == nil {
+		r.secrets.remember(stored, secretFacts{cert: &info, certHosts: hostsKey(hosts), checkedAt: now}) // stored is now as the server has it
+	}
 	return renewed, info, err
 }
 
