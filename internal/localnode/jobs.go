@@ -99,7 +99,10 @@ func (r *jobReconciler) run(ctx context.Context, j *batchv1.Job) {
 			s.StartTime = &start
 		}
 		s.Active = 1
-	}); err != nil {
+	}); errors.Is(err, errJobFinished) {
+		// The cache was behind: the Job ran to its end already.
+		return
+	} else if err != nil {
 		log.Error(err, "recording the job start")
 		return
 	}
@@ -148,10 +151,16 @@ func (r *jobReconciler) patchStatus(ctx context.Context, j *batchv1.Job, change 
 	if err := r.reader.Get(ctx, client.ObjectKeyFromObject(j), cur); err != nil {
 		return err
 	}
+	if jobFinished(cur) {
+		return errJobFinished
+	}
 	patch := client.MergeFrom(cur.DeepCopy())
 	change(&cur.Status)
 	return r.Status().Patch(ctx, cur, patch)
 }
+
+// errJobFinished is patchStatus refusing to change a Job that has finished.
+var errJobFinished = errors.New("the job has finished")
 
 // runOnce materialises the pod's volumes and environment and runs its first
 // container as a local process.
