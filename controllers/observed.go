@@ -140,9 +140,16 @@ func (m *appliedMemo) put(uid types.UID, e memoEntry) {
 	m.entries[uid] = e
 }
 
-// desiredHash hashes what the operator wants an object to be.
+// desiredHash hashes what the operator wants an object to be: the built-in
+// kinds in their (deterministic) protobuf encoding, other kinds as JSON.
 func desiredHash(obj client.Object) (string, error) {
-	data, err := json.Marshal(obj)
+	var data []byte
+	var err error
+	if m, ok := obj.(protoMarshaler); ok {
+		data, err = m.Marshal()
+	} else {
+		data, err = json.Marshal(obj)
+	}
 	if err != nil {
 		return "", err
 	}

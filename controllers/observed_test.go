@@ -116,3 +116,25 @@ func BenchmarkObservedHash(b *testing.B) {
 		}
 	}
 }
+
+// The desired hash tells apart what the operator wants, whatever the kind.
+func TestDesiredHashFollowsTheDesiredState(t *testing.T) {
+	tn := tenantWith(v1alpha1.DatabaseEnginePostgres, 2)
+	a, b := desiredAppDeployment(tn), desiredAppDeployment(tn)
+	ha, err := desiredHash(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hb, _ := desiredHash(b); hb != ha {
+		t.Fatal("the same desired state hashed differently")
+	}
+	b.Spec.Template.Spec.Containers[0].Image = "other:1"
+	if hb, _ := desiredHash(b); hb == ha {
+		t.Fatal("a different image hashed the same")
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "spec": map[string]any{"secretName": "a"}}}
+	hu, err := desiredHash(u)
+	if err != nil || hu == "" {
+		t.Fatalf("an unstructured object: %q, %v", hu, err)
+	}
+}
