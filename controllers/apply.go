@@ -7,6 +7,9 @@ import (
 	"reflect"
 
 	"golang.org/x/sync/errgroup"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -176,10 +179,13 @@ func (a applier) remember(live client.Object, want string) {
 const applyConcurrency = 8
 
 // applyOwned sets owner as the controller of each child and adds labels,
-// then applies the children concurrently, writing only what differs.
+// then applies the children, writing only what differs. Children of one
+// stage are applied concurrently, the stages in order (see applyStage):
+// a RoleBinding only once the Role it grants exists -- the API server
+// refuses to bind a Role it cannot see unless the operator may bind any
+// role, which it may not -- and workloads only once their ServiceAccount
+// and its permissions exist.
 func (a applier) applyOwned(ctx context.Context, owner client.Object, labels map[string]string, objs ...client.Object) error {
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(applyConcurrency)
 	for _, obj := range objs {
 		// A fresh map: desired objects may share their labels map, and the
 		// previous child is being applied concurrently.
@@ -190,15 +196,44 @@ func (a applier) applyOwned(ctx context.Context, owner client.Object, labels map
 		if err := controllerutil.SetControllerReference(owner, obj, a.scheme); err != nil {
 			return err
 		}
-		g.Go(func() error {
-			wrote, err := a.apply(ctx, obj)
-			if wrote {
-				log.FromContext(ctx).V(1).Info("applied", "kind", fmt.Sprintf("%T", obj), "name", obj.GetName())
-			}
-			return err
-		})
 	}
-	return g.Wait()
+	for stage := range applyStages {
+		g, ctx := errgroup.WithContext(ctx)
+		g.SetLimit(applyConcurrency)
+		for _, obj := range objs {
+			if applyStage(obj) != stage {
+				continue
+			}
+			g.Go(func() error {
+				wrote, err := a.apply(ctx, obj)
+				if wrote {
+					log.FromContext(ctx).V(1).Info("applied", "kind", fmt.Sprintf("%T", obj), "name", obj.GetName())
+				}
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyStages is the number of stages of applyStage.
+const applyStages = 3
+
+// applyStage orders children: first what nothing else here refers to
+// (ServiceAccounts, Roles, Services, ...), then RoleBindings, then the
+// workloads whose pods run as those ServiceAccounts.
+func applyStage(obj client.Object) int {
+	switch obj.(type) {
+	case *rbacv1.RoleBinding:
+		return 1
+	case *batchv1.Job, *batchv1.CronJob, *appsv1.Deployment, *appsv1.StatefulSet:
+		return 2
+	default:
+		return 0
+	}
 }
 
 // containsDesired reports whether every value that desired sets is present
