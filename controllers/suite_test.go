@@ -104,7 +104,10 @@ var _ = BeforeSuite(func() {
 	Expect(node.Start(ctx)).To(Succeed())
 
 	clock = clocktesting.NewFakeClock(time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC))
-	opCfg := rest.CopyConfig(cfg)
+	// The manager runs as the operator's ServiceAccount with the ClusterRole
+	// it ships with, so a permission missing from the markers fails here.
+	opCfg, err := testenv.OperatorConfig(ctx, k8s, cfg, operatorNamespace)
+	Expect(err).NotTo(HaveOccurred())
 	opCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt} })
 	mgr, err := operator.NewManager(opCfg, operator.Options{
 		MetricsAddr:       "0",

@@ -3,6 +3,7 @@ package webhooks_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,16 +19,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/yaml"
 
 	"github.com/inboxchat/inboxchat-operator/internal/operator"
 	"github.com/inboxchat/inboxchat-operator/internal/testenv"
+	"github.com/inboxchat/inboxchat-operator/internal/webhooks"
 )
 
 const (
 	operatorNamespace = "inboxchat-system"
-	// configurationName is the name config/webhook/manifests.yaml gives the
-	// configuration (config/default prefixes it with "inboxchat-").
-	configurationName = "validating-webhook-configuration"
+	// configurationName is the configuration's name once config/default
+	// prefixes the generated one with "inboxchat-".
+	configurationName = webhooks.DefaultConfigurationName
 )
 
 var (
@@ -56,7 +59,14 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	// envtest installs the generated configuration pointed at a local port
 	// (with its own CA bundle, which the operator's rotator replaces).
-	env.WebhookInstallOptions = envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook", "manifests.yaml")}}
+	// Under the name config/default gives it (namePrefix inboxchat-), which
+	// is the only one the operator's ClusterRole lets it update.
+	data, err := os.ReadFile(filepath.Join(root, "config", "webhook", "manifests.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	Expect(yaml.Unmarshal(data, vwc)).To(Succeed())
+	vwc.Name = configurationName
+	env.WebhookInstallOptions = envtest.WebhookInstallOptions{ValidatingWebhooks: []*admissionregistrationv1.ValidatingWebhookConfiguration{vwc}}
 	cfg, err = env.Start()
 	Expect(err).NotTo(HaveOccurred())
 	k8s, err = client.New(cfg, client.Options{Scheme: operator.Scheme()})
@@ -72,7 +82,10 @@ var _ = BeforeSuite(func() {
 func startOperator() {
 	GinkgoHelper()
 	wo := env.WebhookInstallOptions
-	mgr, err := operator.NewManager(rest.CopyConfig(cfg), operator.Options{
+	// As the operator's ServiceAccount with the ClusterRole it ships with.
+	opCfg, err := testenv.OperatorConfig(ctx, k8s, cfg, operatorNamespace)
+	Expect(err).NotTo(HaveOccurred())
+	mgr, err := operator.NewManager(opCfg, operator.Options{
 		MetricsAddr:       "0",
 		ProbeAddr:         "0",
 		OperatorNamespace: operatorNamespace,

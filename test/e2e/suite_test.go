@@ -116,7 +116,11 @@ var _ = BeforeSuite(func() {
 	node = &localnode.Node{Config: cfg, Binary: bin, Root: GinkgoT().TempDir(), Output: io.MultiWriter(GinkgoWriter, &logs), RetryDelay: 200 * time.Millisecond}
 	Expect(node.Start(ctx)).To(Succeed())
 
-	mgr, err := operator.NewManager(rest.CopyConfig(cfg), operator.Options{
+	// The manager runs as the operator's ServiceAccount with the ClusterRole
+	// it ships with.
+	opCfg, err := testenv.OperatorConfig(ctx, k8s, cfg, "inboxchat-system")
+	Expect(err).NotTo(HaveOccurred())
+	mgr, err := operator.NewManager(opCfg, operator.Options{
 		MetricsAddr: "0", ProbeAddr: "0", OperatorNamespace: "inboxchat-system",
 		Worker:   &controllers.WorkerOptions{Image: "inboxchat-operator:e2e", BackoffLimit: 3},
 		Notifier: &operator.SMTPNotifier{Reader: k8s},

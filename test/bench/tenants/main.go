@@ -30,21 +30,17 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/yaml"
 
 	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
 	"github.com/inboxchat/inboxchat-operator/internal/localnode"
@@ -96,7 +92,7 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 	// client certificate (verified on every request): the creators, the
 	// stand-in node and the Tenant watch as a cluster-admin ServiceAccount,
 	// the operator as its own with the ClusterRole it ships with.
-	cfg, err = serviceAccountConfig(ctx, admin, cfg, "kube-system", "bench-admin", "cluster-admin")
+	cfg, err = testenv.ServiceAccountConfig(ctx, admin, cfg, "kube-system", "bench-admin", "cluster-admin")
 	if err != nil {
 		return err
 	}
@@ -134,7 +130,7 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 	if err := build.Run(); err != nil {
 		return err
 	}
-	kubeconfig, err := writeKubeconfig(ctx, c, cfg, filepath.Join(root, "config", "rbac", "role.yaml"))
+	kubeconfig, err := writeKubeconfig(ctx, admin, cfg)
 	if err != nil {
 		return err
 	}
@@ -510,46 +506,12 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// serviceAccountConfig makes ServiceAccount ns/name, binds it to the
-// ClusterRole role, and returns cfg authenticating with a token of it.
-func serviceAccountConfig(ctx context.Context, c client.Client, cfg *rest.Config, ns, name, role string) (*rest.Config, error) {
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
-	if err := c.Create(ctx, sa); err != nil {
-		return nil, err
-	}
-	if err := c.Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "bench-" + name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name}},
-	}); err != nil {
-		return nil, err
-	}
-	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(4 * 3600))}}
-	if err := c.SubResource("token").Create(ctx, sa, tr); err != nil {
-		return nil, fmt.Errorf("a token for ServiceAccount %s/%s: %w", ns, name, err)
-	}
-	out := rest.AnonymousClientConfig(cfg)
-	out.BearerToken = tr.Status.Token
-	return out, nil
-}
-
 // writeKubeconfig gives the operator a kubeconfig as ServiceAccount
-// inboxchat-system/inboxchat-operator bound to the ClusterRole in rolePath
-// (config/rbac/role.yaml): the benchmark also shows the shipped RBAC
-// suffices at scale.
-func writeKubeconfig(ctx context.Context, c client.Client, cfg *rest.Config, rolePath string) (string, error) {
-	data, err := os.ReadFile(rolePath)
-	if err != nil {
-		return "", err
-	}
-	role := &rbacv1.ClusterRole{}
-	if err := yaml.Unmarshal(data, role); err != nil {
-		return "", fmt.Errorf("%s: %w", rolePath, err)
-	}
-	if err := c.Create(ctx, role); err != nil {
-		return "", err
-	}
-	sa, err := serviceAccountConfig(ctx, c, cfg, "inboxchat-system", "inboxchat-operator", role.Name)
+// inboxchat-system/inboxchat-operator bound to the ClusterRole it ships with
+// (config/rbac/role.yaml): the benchmark also shows that RBAC suffices at
+// scale.
+func writeKubeconfig(ctx context.Context, c client.Client, cfg *rest.Config) (string, error) {
+	sa, err := testenv.OperatorConfig(ctx, c, cfg, "inboxchat-system")
 	if err != nil {
 		return "", err
 	}
