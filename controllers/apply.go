@@ -112,9 +112,7 @@ func (a applier) apply(ctx context.Context, desired client.Object) (bool, error)
 	if err := a.upgradeOwnership(ctx, gvk, current); err != nil {
 		return false, fmt.Errorf("taking over the fields of %s %s: %w", gvk.Kind, key, err)
 	}
-	desired.GetObjectKind().SetGroupVersionKind(gvk)
-	desired.SetManagedFields(nil)
-	desired.SetResourceVersion("")
+	forWrite(desired, gvk)
 	if err := a.Patch(ctx, desired, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
 		return false, fmt.Errorf("applying %s %s: %w", gvk.Kind, key, err)
 	}
@@ -126,9 +124,7 @@ func (a applier) apply(ctx context.Context, desired client.Object) (bool, error)
 // create creates desired; it reports false without error when the object
 // already exists.
 func (a applier) create(ctx context.Context, gvk schema.GroupVersionKind, desired client.Object, want string) (bool, error) {
-	desired.GetObjectKind().SetGroupVersionKind(gvk)
-	desired.SetManagedFields(nil)
-	desired.SetResourceVersion("")
+	forWrite(desired, gvk)
 	err := a.Create(ctx, desired, fieldOwner)
 	switch {
 	case err == nil:
@@ -140,6 +136,14 @@ func (a applier) create(ctx context.Context, gvk schema.GroupVersionKind, desire
 	default:
 		return false, fmt.Errorf("creating %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(desired), err)
 	}
+}
+
+// forWrite readies desired to be sent as a whole: its kind set, and no
+// managed fields or resourceVersion that would make the write conditional.
+func forWrite(desired client.Object, gvk schema.GroupVersionKind) {
+	desired.GetObjectKind().SetGroupVersionKind(gvk)
+	desired.SetManagedFields(nil)
+	desired.SetResourceVersion("")
 }
 
 // upgradeOwnership moves the fields that the operator's creates and updates

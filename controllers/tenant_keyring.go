@@ -34,9 +34,11 @@ func (r *TenantReconciler) reconcileKeyringFrom(ctx context.Context, t *v1alpha1
 	// Before the first keyring is made, the cache's word that there is none
 	// is enough (creating one that exists fails); after, a missing keyring
 	// stalls the Tenant, so only the API may say it is gone.
-	if f, ok := r.secrets.lookup(ctx, r.Client, ns, keyringSecretName); ok && !fromAPI && f.keyringStillGood(now, t.Spec.Encryption.RotationInterval()) {
-		t.Status.Keyring = f.keyring.DeepCopy()
-		return nil, nil
+	if !fromAPI {
+		if f, ok := r.secrets.lookup(ctx, r.Client, ns, keyringSecretName); ok && f.keyringStillGood(now, t.Spec.Encryption.RotationInterval()) {
+			t.Status.Keyring = f.keyring.DeepCopy()
+			return nil, nil
+		}
 	}
 	get := r.getOwnedSecret
 	if !fromAPI && (t.Status.Keyring == nil || t.Status.Keyring.ActiveKeyID == "") {
