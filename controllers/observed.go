@@ -114,31 +114,35 @@ func writeObservedContent(w io.Writer, obj client.Object) error {
 	return nil
 }
 
-// appliedMemo remembers, per child, the desired state the operator last
-// found in place and the hash of the live object at that moment, so that a
-// reconcile that finds nothing changed needs neither a write nor a read.
-type appliedMemo struct {
+// uidMemo is a concurrency-safe map from objects' UIDs to what the operator
+// remembers of them.
+type uidMemo[T any] struct {
 	mu      sync.Mutex
-	entries map[types.UID]memoEntry
+	entries map[types.UID]T
 }
 
-type memoEntry struct{ desired, observed string }
-
-func (m *appliedMemo) get(uid types.UID) (memoEntry, bool) {
+func (m *uidMemo[T]) get(uid types.UID) (T, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.entries[uid]
 	return e, ok
 }
 
-func (m *appliedMemo) put(uid types.UID, e memoEntry) {
+func (m *uidMemo[T]) put(uid types.UID, e T) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.entries == nil {
-		m.entries = map[types.UID]memoEntry{}
+		m.entries = map[types.UID]T{}
 	}
 	m.entries[uid] = e
 }
+
+// appliedMemo remembers, per child, the desired state the operator last
+// found in place and the hash of the live object at that moment, so that a
+// reconcile that finds nothing changed needs neither a write nor a read.
+type appliedMemo = uidMemo[memoEntry]
+
+type memoEntry struct{ desired, observed string }
 
 // desiredHash hashes what the operator wants an object to be: the built-in
 // kinds in their (deterministic) protobuf encoding, other kinds as JSON.

@@ -3,11 +3,9 @@ package controllers
 import (
 	"context"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
@@ -21,10 +19,7 @@ import (
 // the same hash, nothing about the Secret changed (data, labels and owner
 // are all in the hash), and the facts stand without a read. Any change by
 // anyone gives a new hash, and the next pass reads and checks again.
-type secretMemo struct {
-	mu      sync.Mutex
-	entries map[types.UID]secretFacts
-}
+type secretMemo struct{ facts uidMemo[secretFacts] }
 
 // secretFacts are what was found in a Secret that needed no change.
 type secretFacts struct {
@@ -50,9 +45,7 @@ func (m *secretMemo) lookup(ctx context.Context, c client.Reader, ns, name strin
 	if observed == "" {
 		return secretFacts{}, false
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	f, ok := m.entries[cached.UID]
+	f, ok := m.facts.get(cached.UID)
 	return f, ok && f.observed == observed
 }
 
@@ -63,12 +56,7 @@ func (m *secretMemo) remember(s *corev1.Secret, f secretFacts) {
 		return
 	}
 	f.observed = observed
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.entries == nil {
-		m.entries = map[types.UID]secretFacts{}
-	}
-	m.entries[s.UID] = f
+	m.facts.put(s.UID, f)
 }
 
 // hostsKey identifies a certificate's host list.

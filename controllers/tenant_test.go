@@ -143,7 +143,7 @@ var _ = Describe("a Tenant", func() {
 		Expect(getTenant(tn.Name).Status.ObservedGeneration).To(Equal(rv))
 		// The generated Secrets were checked once; unchanged since, they
 		// are not read again (the cache holds them without their data).
-		Expect(secretReadsIn(tn.NamespaceName()) - readsBefore).To(BeZero(), "a no-op reconcile read Secrets through the API")
+		Expect(secretReadsIn(tn.NamespaceName())-readsBefore).To(BeZero(), "a no-op reconcile read Secrets through the API")
 	})
 
 	It("puts back children changed or deleted by hand", func() {
