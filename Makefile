@@ -39,8 +39,9 @@ fmt: ## Format the code.
 	$(GO) fmt ./...
 
 .PHONY: vet
-vet: ## Vet the code.
+vet: ## Vet the code, and fail on files gofmt would change.
 	$(GO) vet ./...
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted (run gofmt -w)"; exit 1; fi
 
 .PHONY: verify-generated
 verify-generated: ## Regenerate and fail when the committed generated files were stale.
