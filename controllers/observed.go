@@ -9,6 +9,7 @@ import (
 	"io"
 	"reflect"
 	"sync"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -115,26 +116,65 @@ func writeObservedContent(w io.Writer, obj client.Object) error {
 }
 
 // uidMemo is a concurrency-safe map from objects' UIDs to what the operator
-// remembers of them.
+// remembers of them. It forgets what it has not used for a while, so the
+// objects that come and go (Jobs, the children of deleted Tenants) do not
+// make it grow without end: entries live in two generations, a lookup
+// moves an entry to the current one, and every memoSweep the older
+// generation is dropped. An entry untouched for two sweeps is gone; every
+// Tenant's children are looked at on each resync (10 hours by default),
+// well within that.
 type uidMemo[T any] struct {
-	mu      sync.Mutex
-	entries map[types.UID]T
+	mu        sync.Mutex
+	cur, prev map[types.UID]T
+	swept     time.Time
+	// now is the clock of the sweeps; time.Now when nil.
+	now func() time.Time
 }
+
+// memoSweep is how often a uidMemo drops its older generation.
+const memoSweep = 24 * time.Hour
 
 func (m *uidMemo[T]) get(uid types.UID) (T, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, ok := m.entries[uid]
+	m.sweepLocked()
+	if e, ok := m.cur[uid]; ok {
+		return e, true
+	}
+	e, ok := m.prev[uid]
+	if ok {
+		m.cur[uid] = e
+		delete(m.prev, uid)
+	}
 	return e, ok
 }
 
 func (m *uidMemo[T]) put(uid types.UID, e T) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.entries == nil {
-		m.entries = map[types.UID]T{}
+	m.sweepLocked()
+	m.cur[uid] = e
+	delete(m.prev, uid)
+}
+
+// len is how many entries the memo holds.
+func (m *uidMemo[T]) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.cur) + len(m.prev)
+}
+
+func (m *uidMemo[T]) sweepLocked() {
+	now := time.Now()
+	if m.now != nil {
+		now = m.now()
 	}
-	m.entries[uid] = e
+	switch {
+	case m.cur == nil:
+		m.cur, m.swept = map[types.UID]T{}, now
+	case now.Sub(m.swept) >= memoSweep:
+		m.prev, m.cur, m.swept = m.cur, map[types.UID]T{}, now
+	}
 }
 
 // appliedMemo remembers, per child, the desired state the operator last

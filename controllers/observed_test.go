@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -136,5 +137,31 @@ func TestDesiredHashFollowsTheDesiredState(t *testing.T) {
 	hu, err := desiredHash(u)
 	if err != nil || hu == "" {
 		t.Fatalf("an unstructured object: %q, %v", hu, err)
+	}
+}
+
+// The memos forget what nothing looked at for two sweeps, and keep what
+// is in use however old.
+func TestUIDMemoForgetsWhatIsNotUsed(t *testing.T) {
+	now := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+	m := &uidMemo[string]{now: func() time.Time { return now }}
+	m.put("used", "a")
+	m.put("gone", "b")
+	for range 5 {
+		now = now.Add(memoSweep)
+		if v, ok := m.get("used"); !ok || v != "a" {
+			t.Fatalf("an entry in use was dropped after a sweep: %q %v", v, ok)
+		}
+	}
+	if _, ok := m.get("gone"); ok {
+		t.Fatal("an entry unused for five sweeps is still there")
+	}
+	if m.len() != 1 {
+		t.Fatalf("%d entries, want 1", m.len())
+	}
+	m.put("new", "c")
+	now = now.Add(memoSweep / 2)
+	if _, ok := m.get("new"); !ok {
+		t.Fatal("an entry was dropped before a sweep")
 	}
 }
