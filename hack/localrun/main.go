@@ -236,7 +236,21 @@ func run() (err error) {
 		}
 	}
 
-	mgr, err := operator.NewManager(cfg, operator.Options{MetricsAddr: "0", ProbeAddr: "0", OperatorNamespace: "inboxchat-system"})
+	// The operator keeps its CA and offboarding receipts in its own
+	// namespace, which an installation creates.
+	if err := c.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "inboxchat-system"}}); client.IgnoreAlreadyExists(err) != nil {
+		return err
+	}
+	opCfg := cfg
+	if !set.existing {
+		// On the local control plane the manager runs as it does when
+		// installed: as its ServiceAccount under the ClusterRole it ships
+		// with. (On an existing cluster it uses the current kubeconfig.)
+		if opCfg, err = testenv.OperatorConfig(ctx, c.c, cfg, "inboxchat-system"); err != nil {
+			return err
+		}
+	}
+	mgr, err := operator.NewManager(opCfg, operator.Options{MetricsAddr: "0", ProbeAddr: "0", OperatorNamespace: "inboxchat-system"})
 	if err != nil {
 		return err
 	}
@@ -279,11 +293,6 @@ func run() (err error) {
 		}
 	}
 
-	// The operator keeps its CA and offboarding receipts in its own
-	// namespace, which an installation creates.
-	if err := c.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "inboxchat-system"}}); client.IgnoreAlreadyExists(err) != nil {
-		return err
-	}
 	out.println(fmt.Sprintf(`
 The operator is running (its log and its workers': %s).
   kubeconfig: %s
