@@ -68,6 +68,16 @@ func writeObservedMeta(w io.Writer, obj client.Object) error {
 // protoMarshaler is what the built-in kinds' generated protobuf code has.
 type protoMarshaler interface{ Marshal() ([]byte, error) }
 
+// hashEncoding encodes what p points to for hashing: in its protobuf
+// encoding when it has one (deterministic: the generated code sorts map
+// keys), else as JSON (maps marshal with sorted keys).
+func hashEncoding(p any) ([]byte, error) {
+	if m, ok := p.(protoMarshaler); ok {
+		return m.Marshal()
+	}
+	return json.Marshal(p)
+}
+
 // writeObservedContent writes every top-level field but the type, object
 // metadata and status, each named and length-prefixed.
 func writeObservedContent(w io.Writer, obj client.Object) error {
@@ -95,13 +105,7 @@ func writeObservedContent(w io.Writer, obj client.Object) error {
 		case "TypeMeta", "ObjectMeta", "Status":
 			continue
 		}
-		var data []byte
-		var err error
-		if m, ok := v.Field(i).Addr().Interface().(protoMarshaler); ok {
-			data, err = m.Marshal()
-		} else {
-			data, err = json.Marshal(v.Field(i).Interface())
-		}
+		data, err := hashEncoding(v.Field(i).Addr().Interface())
 		if err != nil {
 			return err
 		}
@@ -187,13 +191,7 @@ type memoEntry struct{ desired, observed string }
 // desiredHash hashes what the operator wants an object to be: the built-in
 // kinds in their (deterministic) protobuf encoding, other kinds as JSON.
 func desiredHash(obj client.Object) (string, error) {
-	var data []byte
-	var err error
-	if m, ok := obj.(protoMarshaler); ok {
-		data, err = m.Marshal()
-	} else {
-		data, err = json.Marshal(obj)
-	}
+	data, err := hashEncoding(obj)
 	if err != nil {
 		return "", err
 	}
