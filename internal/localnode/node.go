@@ -17,9 +17,11 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
@@ -110,6 +112,9 @@ func (n *Node) Start(ctx context.Context) error {
 	mgr, err := ctrl.NewManager(rest.CopyConfig(n.Config), ctrl.Options{
 		Scheme:  operator.Scheme(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
+		// A process may run one node after another (the Tenant benchmark
+		// does); their controllers share names.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&appsv1.Deployment{}:  owned,
 			&appsv1.StatefulSet{}: owned,

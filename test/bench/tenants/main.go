@@ -3,7 +3,10 @@
 // seconds until all are Ready, the operator's peak RSS, and the operator's
 // API writes per Tenant created and per no-op resync. In the same run it
 // measures the control plane's raw write floor: the seconds to create the
-// same number of plain objects with unthrottled concurrent clients.
+// same number of plain objects with unthrottled concurrent clients; and its
+// replay floor: the seconds to create, with the same clients, copies of the
+// very objects the operator made for one Tenant, kind by kind, with what each
+// kind costs the API server.
 //
 // The operator runs as its own process (bin/inboxchat-operator), so its RSS is
 // its own; the local stand-in node marks the workloads available.
@@ -43,7 +46,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/inboxchat/inboxchat-operator/api/v1alpha1"
-	"github.com/inboxchat/inboxchat-operator/internal/localnode"
 	"github.com/inboxchat/inboxchat-operator/internal/operator"
 	"github.com/inboxchat/inboxchat-operator/internal/testenv"
 )
@@ -110,18 +112,6 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 		}
 	}
 
-	fmt.Printf("write floor: creating %d ConfigMaps with %d concurrent clients ...\n", n*perTenant, workers)
-	floor, err := parallel(n*perTenant, workers, func(i int) error {
-		return c.Create(ctx, &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("floor-%d", i), Namespace: "floor"},
-			Data:       map[string]string{"k": strings.Repeat("x", 512)},
-		})
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Printf("write floor: %.1f s (%.0f writes/s)\n", floor.Seconds(), float64(n*perTenant)/floor.Seconds())
-
 	bin := filepath.Join(root, "bin", "inboxchat-operator")
 	// Built as the Dockerfile builds the shipped image.
 	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd")
@@ -138,24 +128,46 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 	if err != nil {
 		return err
 	}
-	op := exec.CommandContext(ctx, bin, "manager",
-		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false", "--health-probe-bind-address=0",
-		"--operator-namespace=inboxchat-system", "--kube-api-qps="+strconv.Itoa(qps), "--kube-api-burst="+strconv.Itoa(2*qps),
-		"--max-concurrent-reconciles="+strconv.Itoa(concurrency), "--webhook-port=-1", "--zap-log-level=error", "--pprof-bind-address="+*pprofAddr)
-	// GOMEMLIMIT as config/manager and the chart set it for the operator.
-	op.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, "GOMEMLIMIT="+*memLimit)
-	op.Stderr = os.Stderr
-	if err := op.Start(); err != nil {
-		return err
+	launch := func(ctx context.Context, pprof string) (*operatorRun, error) {
+		return startOperator(ctx, cfg, bin, kubeconfig, metricsAddr, pprof, qps, concurrency)
 	}
-	defer func() { _ = op.Process.Kill(); _, _ = op.Process.Wait() }()
 
-	// The operator's own Jobs (managed databases' migrations) succeed at
-	// once: the benchmark measures the control-plane work, not the workers.
-	node := &localnode.Node{Config: rest.CopyConfig(cfg), Binary: "/bin/true", Root: filepath.Join(os.TempDir(), "inboxchat-bench-node")}
-	if err := node.Start(ctx); err != nil {
+	// One Tenant provisioned before anything is measured: the objects it
+	// ends up with are what the replay floor below creates directly.
+	tmpl, err := provisionTemplate(ctx, c, launch)
+	if err != nil {
 		return err
 	}
+
+	fmt.Printf("write floor: creating %d ConfigMaps with %d concurrent clients ...\n", n*perTenant, workers)
+	floorCPU := processCPU()
+	floor, err := parallel(n*perTenant, workers, func(i int) error {
+		return c.Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("floor-%d", i), Namespace: "floor"},
+			Data:       map[string]string{"k": strings.Repeat("x", 512)},
+		})
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("write floor: %.1f s (%.0f writes/s, %.2f ms API server CPU/write)\n", floor.Seconds(), float64(n*perTenant)/floor.Seconds(),
+		1000*(processCPU()["kube-apiserver"]-floorCPU["kube-apiserver"])/float64(n*perTenant))
+
+	fmt.Printf("replay floor: creating %d copies of a provisioned Tenant's %d objects (%d status writes each) with %d concurrent clients ...\n",
+		n, len(tmpl.objects), tmpl.statusWrites(), workers)
+	replayed, costs, err := replay(ctx, c, tmpl, n, workers)
+	if err != nil {
+		return err
+	}
+	printKindCosts(costs)
+	fmt.Printf("replay floor: %.1f s (%.2f x the write floor)\n", replayed.Seconds(), replayed.Seconds()/floor.Seconds())
+
+	opRun, err := launch(ctx, *pprofAddr)
+	if err != nil {
+		return err
+	}
+	defer opRun.stop()
+	op := opRun.cmd
 
 	// Tenants are counted from a watch, not by listing them all every second:
 	// the observer should cost the API server little.
@@ -221,7 +233,8 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 			return err
 		}
 	}
-	fmt.Printf("tenants: all %d Ready in %.1f s (%.2f x the write floor)\n", n, allReady.Seconds(), allReady.Seconds()/floor.Seconds())
+	fmt.Printf("tenants: all %d Ready in %.1f s (%.2f x the write floor, %.2f x the replay floor)\n", n, allReady.Seconds(),
+		allReady.Seconds()/floor.Seconds(), allReady.Seconds()/replayed.Seconds())
 	fmt.Printf("tenants: %.1f operator API writes per Tenant created\n", float64(writesCreate)/float64(n))
 	fmt.Printf("tenants: CPU seconds until all Ready:")
 	for _, name := range []string{"kube-apiserver", "etcd", "inboxchat-operator", "bench"} {
@@ -257,8 +270,8 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 		return err
 	}
 	fmt.Printf("operator: peak RSS %.1f MiB (now: %s)\n", float64(rss)/1024, rssParts(op.Process.Pid))
-	fmt.Printf("RESULT tenants=%d floor_s=%.1f ready_s=%.1f ratio=%.2f writes_per_tenant=%.1f resync_writes_per_tenant=%.3f peak_rss_mib=%.1f\n",
-		n, floor.Seconds(), allReady.Seconds(), allReady.Seconds()/floor.Seconds(), float64(writesCreate)/float64(n),
+	fmt.Printf("RESULT tenants=%d floor_s=%.1f replay_s=%.1f ready_s=%.1f ratio=%.2f replay_ratio=%.2f writes_per_tenant=%.1f resync_writes_per_tenant=%.3f peak_rss_mib=%.1f\n",
+		n, floor.Seconds(), replayed.Seconds(), allReady.Seconds(), allReady.Seconds()/floor.Seconds(), allReady.Seconds()/replayed.Seconds(), float64(writesCreate)/float64(n),
 		float64(after-settled)/float64(n), float64(rss)/1024)
 	return nil
 }
@@ -310,13 +323,17 @@ func countReady(ctx context.Context, c client.Reader) (int, error) {
 	if err := c.List(ctx, list); err != nil {
 		return 0, err
 	}
+	return countReadyOf(list.Items), nil
+}
+
+func countReadyOf(tenants []v1alpha1.Tenant) int {
 	ready := 0
-	for _, t := range list.Items {
+	for _, t := range tenants {
 		if meta.IsStatusConditionTrue(t.Status.Conditions, v1alpha1.ConditionReady) && t.Status.ObservedGeneration == t.Generation {
 			ready++
 		}
 	}
-	return ready, nil
+	return ready
 }
 
 // operatorWrites sums the operator's client-go write requests from its
