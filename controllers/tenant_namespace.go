@@ -53,20 +53,25 @@ func (r *TenantReconciler) reconcileNamespace(ctx context.Context, t *v1alpha1.T
 	current := &corev1.Namespace{}
 	err := r.Get(ctx, types.NamespacedName{Name: desired.Name}, current)
 	if apierrors.IsNotFound(err) {
-		// The cache holds only namespaces the operator labelled; a namespace
-		// a pipeline made first is seen through the API reader.
-		err = r.APIReader.Get(ctx, types.NamespacedName{Name: desired.Name}, current)
-	}
-	switch {
-	case apierrors.IsNotFound(err):
+		// The cache holds only namespaces the operator labelled. Creating is
+		// the common case; a namespace a pipeline made first makes the create
+		// fail and is then read through the API reader.
 		if err := controllerutil.SetOwnerReference(t, desired, r.Scheme); err != nil {
 			return nil, err
 		}
-		if err := r.Create(ctx, desired, fieldOwner); err != nil {
+		err = r.Create(ctx, desired.DeepCopy(), fieldOwner)
+		switch {
+		case err == nil:
+			r.event(t, corev1.EventTypeNormal, "NamespaceCreated", "Created", "created namespace %s", desired.Name)
+			setCondition(t, v1alpha1.ConditionNamespaceReady, metav1.ConditionTrue, "NamespaceReady", fmt.Sprintf("namespace %s is ready", desired.Name))
+			return nil, nil
+		case apierrors.IsAlreadyExists(err):
+			err = r.APIReader.Get(ctx, types.NamespacedName{Name: desired.Name}, current)
+		default:
 			return nil, fmt.Errorf("creating namespace %s: %w", desired.Name, err)
 		}
-		r.event(t, corev1.EventTypeNormal, "NamespaceCreated", "Created", "created namespace %s", desired.Name)
-		current = desired
+	}
+	switch {
 	case err != nil:
 		return nil, err
 	case current.Labels[v1alpha1.LabelTenant] != t.Name:
