@@ -2,7 +2,10 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"go.uber.org/zap/zapcore"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -36,6 +39,8 @@ func runManager(args []string) error {
 	fs.StringVar(&ingress.ClassName, "ingress-class", ingress.ClassName, "IngressClass of tenant Ingresses (empty: the cluster default)")
 	network := controllers.DefaultNetworkOptions()
 	ingressNS := fs.String("ingress-namespace", network.IngressNamespaceSelector["kubernetes.io/metadata.name"], "namespace of the ingress controller, allowed to reach tenant apps")
+	fs.Func("apiserver-egress-ports", "comma-separated ports, beside 443, on which worker Jobs may reach the Kubernetes API (the API server's own port behind the kubernetes Service; empty: none) (default 6443)",
+		func(v string) (err error) { network.APIServerPorts, err = parsePorts(v); return err })
 	worker := controllers.DefaultWorkerOptions()
 	fs.StringVar(&worker.Image, "worker-image", envOr("OPERATOR_IMAGE", worker.Image), "image of the worker Jobs (the operator's own image)")
 	webhookPort := fs.Int("webhook-port", 9443, "port of the validating admission webhooks; -1 turns them off")
@@ -76,4 +81,20 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// parsePorts parses a comma-separated list of TCP ports; "" is none.
+func parsePorts(v string) ([]int32, error) {
+	var ports []int32
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := strconv.ParseInt(f, 10, 32)
+		if err != nil || p < 1 || p > 65535 {
+			return nil, fmt.Errorf("%q is not a port (1-65535)", f)
+		}
+		ports = append(ports, int32(p))
+	}
+	return ports, nil
 }

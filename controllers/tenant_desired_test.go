@@ -135,8 +135,19 @@ func TestNetworkPoliciesDenyByDefault(t *testing.T) {
 			t.Fatalf("DNS egress on port %s", p.Port)
 		}
 	}
-	if len(pols) != 4 {
-		t.Fatalf("want 4 policies, got %d", len(pols))
+	if len(pols) != 5 {
+		t.Fatalf("want 5 policies, got %d", len(pols))
+	}
+	api := pols[4]
+	if got := api.Spec.PodSelector.MatchExpressions; api.Name != "inboxchat-allow-workers-to-apiserver" || len(got) != 1 ||
+		len(got[0].Values) != 1 || got[0].Values[0] != "worker" || len(api.Spec.Ingress) != 0 ||
+		len(api.Spec.Egress) != 1 || len(api.Spec.Egress[0].Ports) != 1 || api.Spec.Egress[0].Ports[0].Port.IntValue() != 6443 {
+		t.Fatalf("only the workers may reach the API server's own port, 6443 by default: %+v", api.Spec)
+	}
+	noAPI := DefaultNetworkOptions()
+	noAPI.APIServerPorts = nil
+	if got := desiredNetworkPolicies(tn, noAPI); len(got) != 4 {
+		t.Fatalf("without API server ports, want 4 policies, got %d", len(got))
 	}
 	ingress := pols[1]
 	if got := ingress.Spec.PodSelector.MatchExpressions; len(got) != 1 || len(got[0].Values) != 2 || len(ingress.Spec.Ingress) != 1 ||

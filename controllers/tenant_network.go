@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -26,6 +27,12 @@ type NetworkOptions struct {
 	// DNSNamespaceSelector and DNSPodSelector select the cluster DNS pods.
 	DNSNamespaceSelector map[string]string
 	DNSPodSelector       map[string]string
+	// APIServerPorts are the ports, beside 443, on which the worker Jobs may
+	// reach the Kubernetes API: where the API server listens on another port
+	// behind the kubernetes Service (6443 on kubeadm and k3s) and the CNI
+	// applies policy after the Service's address translation (Calico,
+	// Cilium), the workers need that port. Empty: 443 only.
+	APIServerPorts []int32
 }
 
 // DefaultNetworkOptions fit ingress-nginx and CoreDNS.
@@ -34,6 +41,7 @@ func DefaultNetworkOptions() NetworkOptions {
 		IngressNamespaceSelector: map[string]string{"kubernetes.io/metadata.name": "ingress-nginx"},
 		DNSNamespaceSelector:     map[string]string{"kubernetes.io/metadata.name": "kube-system"},
 		DNSPodSelector:           map[string]string{"k8s-app": "kube-dns"},
+		APIServerPorts:           []int32{6443},
 	}
 }
 
@@ -52,8 +60,8 @@ func storePorts(t *v1alpha1.Tenant) []networkingv1.NetworkPolicyPort {
 
 // desiredNetworkPolicies isolate the tenant: deny everything in and out but
 // DNS, then allow the ingress controller to the app and the unsubscribe
-// server, the app and workers to the stores, and HTTPS/SMTP egress for
-// Messenger and mail. Policies add up, so each is as narrow as its selector;
+// server, the app and workers to the stores, HTTPS/SMTP egress for
+// Messenger and mail, and the workers to the API server's own port. Policies add up, so each is as narrow as its selector;
 // rules that select the same pods share one policy (fewer objects for the API
 // server to store and for the CNI to watch, the same traffic allowed).
 func desiredNetworkPolicies(t *v1alpha1.Tenant, o NetworkOptions) []*networkingv1.NetworkPolicy {
@@ -116,8 +124,25 @@ func desiredNetworkPolicies(t *v1alpha1.Tenant, o NetworkOptions) []*networkingv
 		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
 		Egress:      egress,
 	}))
+	if len(o.APIServerPorts) > 0 {
+		// Only the workers talk to the Kubernetes API (their object's
+		// status, their report); the app and the unsubscribe server do not.
+		var ports []networkingv1.NetworkPolicyPort
+		for _, p := range o.APIServerPorts {
+			ports = append(ports, port(p, corev1.ProtocolTCP))
+		}
+		policies = append(policies, mk(networkPolicyWorkersToAPIServer, networkingv1.NetworkPolicySpec{
+			PodSelector: *in(componentWorker),
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress:      []networkingv1.NetworkPolicyEgressRule{{Ports: ports}},
+		}))
+	}
 	return policies
 }
+
+// networkPolicyWorkersToAPIServer lets the workers reach the API server on
+// NetworkOptions.APIServerPorts; it is deleted when those are empty.
+const networkPolicyWorkersToAPIServer = "inboxchat-allow-workers-to-apiserver"
 
 // networkPolicyDefaultDeny is the policy that denies all but DNS.
 const networkPolicyDefaultDeny = "inboxchat-default-deny"
@@ -136,7 +161,11 @@ func (r *TenantReconciler) reconcileNetwork(ctx context.Context, t *v1alpha1.Ten
 	if err := r.applyAll(ctx, t, objs...); err != nil {
 		return nil, err
 	}
-	for _, name := range retiredNetworkPolicies {
+	unwanted := retiredNetworkPolicies
+	if len(r.Network.APIServerPorts) == 0 {
+		unwanted = append(slices.Clip(unwanted), networkPolicyWorkersToAPIServer)
+	}
+	for _, name := range unwanted {
 		old := &networkingv1.NetworkPolicy{}
 		err := r.Get(ctx, client.ObjectKey{Namespace: t.NamespaceName(), Name: name}, old)
 		if apierrors.IsNotFound(err) || (err == nil && !metav1.IsControlledBy(old, t)) {
@@ -146,7 +175,7 @@ func (r *TenantReconciler) reconcileNetwork(ctx context.Context, t *v1alpha1.Ten
 			return nil, err
 		}
 		if err := r.Delete(ctx, old, client.Preconditions{UID: &old.UID}); client.IgnoreNotFound(err) != nil {
-			return nil, fmt.Errorf("deleting the retired NetworkPolicy %s: %w", name, err)
+			return nil, fmt.Errorf("deleting the NetworkPolicy %s: %w", name, err)
 		}
 	}
 	return nil, nil

@@ -75,7 +75,8 @@ var _ = Describe("a Tenant", func() {
 		pols := &networkingv1.NetworkPolicyList{}
 		Expect(k8s.List(ctx, pols, client.InNamespace(tn.NamespaceName()))).To(Succeed())
 		Expect(pols.Items).To(ContainElement(HaveField("Name", "inboxchat-default-deny")))
-		Expect(pols.Items).To(HaveLen(4))
+		Expect(pols.Items).To(ContainElement(HaveField("Name", "inboxchat-allow-workers-to-apiserver")))
+		Expect(pols.Items).To(HaveLen(5))
 
 		By("generating the secrets")
 		app := secretData(tn, "inboxchat-app")

@@ -561,6 +561,7 @@ func checkDeployment(t *testing.T, objs manifests, v variant) {
 		"health-probe-bind-address":  ":8081",
 		"operator-namespace":         releaseNamespace,
 		"worker-image":               c.Image,
+		"apiserver-egress-ports":     "6443",
 		"webhook-port":               "9443",
 		"webhook-cert-mode":          mode,
 		"webhook-cert-dir":           webhookCertDir,
