@@ -22,6 +22,7 @@ func runManager(args []string) error {
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443", `address of the metrics endpoint; "0" turns it off`)
 	fs.BoolVar(&o.SecureMetrics, "metrics-secure", true, "serve metrics over HTTPS with Kubernetes authentication and authorization")
+	fs.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "", "directory of the metrics server's tls.crt and tls.key (e.g. a cert-manager Secret), reloaded when they change; empty: a self-signed certificate")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "", "address of Go's pprof endpoints (off when empty)")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "elect one active replica")

@@ -6,7 +6,10 @@ package operator
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"time"
@@ -42,6 +45,10 @@ type Options struct {
 	MetricsAddr string
 	// SecureMetrics serves metrics over HTTPS with authn/authz.
 	SecureMetrics bool
+	// MetricsCertDir holds tls.crt and tls.key of the metrics server (e.g.
+	// from cert-manager; reloaded when they change). Empty: a self-signed
+	// certificate made at start.
+	MetricsCertDir string
 	// ProbeAddr serves /healthz and /readyz; "0" turns them off.
 	ProbeAddr string
 	// PprofAddr serves Go's pprof endpoints; empty or "0" turns them off.
@@ -151,13 +158,28 @@ func CacheOptions() cache.Options {
 // metricsOptions serve metrics, when secure over HTTPS to clients whose
 // token the API server authenticates and that may get /metrics
 // (TokenReview and SubjectAccessReview, the metrics-reader ClusterRole).
-func metricsOptions(o Options) metricsserver.Options {
+//
+// With a certificate directory, both files must be there: controller-runtime
+// would otherwise fall back to a self-signed certificate without a word, and
+// scrapers that verify it would fail with a less helpful error.
+func metricsOptions(o Options) (metricsserver.Options, error) {
 	m := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics,
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}}
 	if o.SecureMetrics {
 		m.FilterProvider = metricsAuth
 	}
-	return m
+	if o.MetricsCertDir != "" {
+		if !o.SecureMetrics {
+			return m, errors.New("a metrics certificate directory needs secure metrics (--metrics-secure)")
+		}
+		m.CertDir, m.CertName, m.KeyName = o.MetricsCertDir, "tls.crt", "tls.key"
+		for _, f := range []string{m.CertName, m.KeyName} {
+			if _, err := os.Stat(filepath.Join(m.CertDir, f)); err != nil {
+				return m, fmt.Errorf("the metrics certificate: %w", err)
+			}
+		}
+	}
+	return m, nil
 }
 
 // NewManager builds the manager with every controller registered.
@@ -201,11 +223,15 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		}
 		webhookServer = webhook.NewServer(wo)
 	}
+	metricsOpts, err := metricsOptions(o)
+	if err != nil {
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		WebhookServer:                 webhookServer,
 		Scheme:                        Scheme(),
 		Cache:                         cacheOpts,
-		Metrics:                       metricsOptions(o),
+		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        o.ProbeAddr,
 		PprofBindAddress:              o.PprofAddr,
 		LeaderElection:                o.LeaderElection,

@@ -39,6 +39,7 @@ const (
 	releaseNamespace = "inboxchat-system"
 	chartPath        = "charts/inboxchat-operator"
 	webhookCertDir   = "/tmp/k8s-webhook-server/serving-certs"
+	metricsCertDir   = "/tmp/k8s-metrics-server/metrics-certs"
 	// webhookConfiguration is the ValidatingWebhookConfiguration's fixed name:
 	// the generated ClusterRole lets the operator patch only this one.
 	webhookConfiguration = "inboxchat-validating-webhook-configuration"
@@ -56,6 +57,7 @@ type variant struct {
 	fullname       string
 	replicas       int32
 	certManager    bool
+	metricsCert    bool // the metrics certificate from cert-manager
 	ownIssuer      bool // a self-signed Issuer of the release, not one named in values
 	serviceMonitor bool
 	networkPolicy  bool
@@ -65,9 +67,9 @@ type variant struct {
 var variants = []variant{
 	{name: "default values", fullname: releaseName, replicas: 2},
 	{name: "one replica, ServiceMonitor and cert-manager", valuesFile: "values-certmanager.yaml",
-		fullname: releaseName, replicas: 1, certManager: true, ownIssuer: true, serviceMonitor: true},
+		fullname: releaseName, replicas: 1, certManager: true, metricsCert: true, ownIssuer: true, serviceMonitor: true},
 	{name: "every option set", valuesFile: "values-everything.yaml",
-		fullname: "inboxchat", replicas: 3, certManager: true, serviceMonitor: true, networkPolicy: true},
+		fullname: "inboxchat", replicas: 3, certManager: true, metricsCert: true, serviceMonitor: true, networkPolicy: true},
 	{name: "webhooks turned off", valuesFile: "values-nowebhook.yaml", fullname: releaseName, replicas: 2, webhookOff: true},
 }
 
@@ -568,6 +570,11 @@ func checkDeployment(t *testing.T, objs manifests, v variant) {
 		"webhook-service-name":       v.fullname + "-webhook",
 		"webhook-configuration-name": webhookConfiguration,
 	}
+	if v.metricsCert {
+		want["metrics-cert-dir"] = metricsCertDir
+	} else if _, set := flags["metrics-cert-dir"]; set {
+		t.Errorf("--metrics-cert-dir is set without metrics.certManager")
+	}
 	wantPorts := map[string]int32{"metrics": 8443, "probes": 8081, "webhook-server": 9443}
 	if v.webhookOff {
 		for name := range want {
@@ -626,6 +633,18 @@ func checkDeployment(t *testing.T, objs manifests, v variant) {
 	case !v.certManager && certVolume.EmptyDir == nil:
 		t.Errorf("without cert-manager the operator writes its certificate to an emptyDir, got %+v", certVolume.VolumeSource)
 	}
+	metricsVolume := slices.IndexFunc(pod.Volumes, func(vol corev1.Volume) bool { return vol.Name == "metrics-cert" })
+	metricsMounted := slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+		return m.Name == "metrics-cert" && m.MountPath == metricsCertDir && m.ReadOnly
+	})
+	switch {
+	case !v.metricsCert && (metricsVolume >= 0 || metricsMounted):
+		t.Errorf("without metrics.certManager the pod has a metrics-cert volume")
+	case v.metricsCert && (metricsVolume < 0 || !metricsMounted):
+		t.Errorf("the metrics-cert volume is not mounted read-only at %s", metricsCertDir)
+	case v.metricsCert && (pod.Volumes[metricsVolume].Secret == nil || pod.Volumes[metricsVolume].Secret.SecretName != v.fullname+"-metrics-cert"):
+		t.Errorf("the metrics certificate must come from Secret %s-metrics-cert, got %+v", v.fullname, pod.Volumes[metricsVolume].VolumeSource)
+	}
 	spread := len(pod.TopologySpreadConstraints) > 0
 	if spread != (v.replicas > 1) {
 		t.Errorf("topologySpreadConstraints present = %v with %d replicas; want them exactly when replicas > 1", spread, v.replicas)
@@ -670,7 +689,7 @@ func checkOptional(t *testing.T, objs manifests, v variant) {
 	for kind, want := range map[string]bool{
 		"PodDisruptionBudget": v.replicas > 1,
 		"ServiceMonitor":      v.serviceMonitor,
-		"Certificate":         v.certManager,
+		"Certificate":         v.certManager || v.metricsCert,
 		"Issuer":              v.ownIssuer,
 		"NetworkPolicy":       v.networkPolicy,
 	} {
@@ -696,20 +715,40 @@ func checkOptional(t *testing.T, objs manifests, v variant) {
 		if !found || insecure || server == "" {
 			t.Errorf("ServiceMonitor must verify the metrics certificate against a server name: tlsConfig %v", ep["tlsConfig"])
 		}
+		caSecret, _, _ := unstructured.NestedString(ep, "tlsConfig", "ca", "secret", "name")
+		switch {
+		case v.valuesFile == "values-everything.yaml" && caSecret != "metrics-ca":
+			t.Errorf("ServiceMonitor must trust the CA the values name, got Secret %q", caSecret)
+		case v.valuesFile != "values-everything.yaml" && v.metricsCert && caSecret != v.fullname+"-metrics-cert":
+			t.Errorf("ServiceMonitor must trust the ca.crt of the metrics certificate's Secret %s-metrics-cert, got %q", v.fullname, caSecret)
+		}
 	}
-	if v.certManager {
-		cert := objs.one(t, "Certificate")
-		secret, _, _ := unstructured.NestedString(cert.Object, "spec", "secretName")
-		if secret != v.fullname+"-webhook-cert" {
-			t.Errorf("Certificate secretName = %q, want %s-webhook-cert", secret, v.fullname)
+	for _, cert := range []struct {
+		on            bool
+		name, service string
+	}{{v.certManager, "webhook", "-webhook"}, {v.metricsCert, "metrics", "-metrics"}} {
+		o := objs.find("Certificate", v.fullname+"-"+cert.name)
+		if o == nil {
+			if cert.on {
+				t.Errorf("no Certificate %s-%s", v.fullname, cert.name)
+			}
+			continue
 		}
-		dnsNames, _, _ := unstructured.NestedStringSlice(cert.Object, "spec", "dnsNames")
-		if want := v.fullname + "-webhook." + releaseNamespace + ".svc"; !slices.Contains(dnsNames, want) {
-			t.Errorf("Certificate dnsNames %v do not name the webhook Service %s", dnsNames, want)
+		if !cert.on {
+			t.Errorf("Certificate %s rendered, but not wanted here", o.GetName())
+			continue
 		}
-		issuer, _, _ := unstructured.NestedString(cert.Object, "spec", "issuerRef", "name")
+		secret, _, _ := unstructured.NestedString(o.Object, "spec", "secretName")
+		if secret != v.fullname+"-"+cert.name+"-cert" {
+			t.Errorf("Certificate %s secretName = %q, want %s-%s-cert", o.GetName(), secret, v.fullname, cert.name)
+		}
+		dnsNames, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "dnsNames")
+		if want := v.fullname + cert.service + "." + releaseNamespace + ".svc"; !slices.Contains(dnsNames, want) {
+			t.Errorf("Certificate %s dnsNames %v do not name the Service %s", o.GetName(), dnsNames, want)
+		}
+		issuer, _, _ := unstructured.NestedString(o.Object, "spec", "issuerRef", "name")
 		if v.ownIssuer && issuer != v.fullname+"-selfsigned" {
-			t.Errorf("Certificate issuerRef.name = %q, want the release's self-signed Issuer", issuer)
+			t.Errorf("Certificate %s issuerRef.name = %q, want the release's self-signed Issuer", o.GetName(), issuer)
 		}
 	}
 	if v.replicas > 1 {

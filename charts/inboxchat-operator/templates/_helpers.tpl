@@ -32,6 +32,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{ include "inboxchat-operator.fullname" . }}-webhook-cert
 {{- end -}}
 
+{{/* Where the metrics server reads its certificate (cert-manager mode). */}}
+{{- define "inboxchat-operator.metricsCertDir" -}}
+/tmp/k8s-metrics-server/metrics-certs
+{{- end -}}
+
+{{/* The Secret holding the metrics serving certificate (cert-manager mode). */}}
+{{- define "inboxchat-operator.metricsCertSecret" -}}
+{{ include "inboxchat-operator.fullname" . }}-metrics-cert
+{{- end -}}
+
 {{/* The ValidatingWebhookConfiguration (templates/webhook.yaml). Its name is
 fixed: the generated ClusterRole lets the operator patch only this name. */}}
 {{- define "inboxchat-operator.webhookConfigurationName" -}}
