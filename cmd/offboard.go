@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +28,7 @@ const (
 	reportExportSHA256    = "exportSHA256"
 	reportExportExpiresAt = "exportExpiresAt"
 	reportExportError     = "exportError"
+	reportLegalHolds      = "legalHolds"
 )
 
 // runOffboard erases everything the data map names from every store of a
@@ -36,7 +39,8 @@ const (
 // With --export=<uid> it first writes an encrypted export of all of it to
 // exports/offboarding-<uid>/ on the files volume (erasure.ExportTenant),
 // reports its location, digest and expiry, and erases everything but that
-// export. When the export fails, nothing is erased.
+// export. When the export fails, nothing is erased. Without an export, legal
+// holds in force stop it before anything is erased; it reports their count.
 func runOffboard(args []string) error {
 	var w workerFlags
 	fs := flag.NewFlagSet("offboard", flag.ContinueOnError)
@@ -74,11 +78,17 @@ func runOffboard(args []string) error {
 	}
 	if runErr == nil {
 		results, err := engine.EraseTenant(ctx)
-		b, merr := json.Marshal(results)
-		if merr != nil {
-			return merr
+		var held *erasure.LegalHoldsError
+		if errors.As(err, &held) {
+			// Nothing was erased: the operator says why and what to do.
+			data[reportLegalHolds] = strconv.FormatInt(held.Active, 10)
+		} else {
+			b, merr := json.Marshal(results)
+			if merr != nil {
+				return merr
+			}
+			data[reportStores] = string(b)
 		}
-		data[reportStores] = string(b)
 		if err == nil {
 			data[reportVerified] = "true"
 		}

@@ -95,6 +95,7 @@ const (
 	reportExportSHA256    = "exportSHA256"
 	reportExportExpiresAt = "exportExpiresAt"
 	reportExportError     = "exportError"
+	reportLegalHolds      = "legalHolds"
 )
 
 // runOffboardWorker runs the offboard Job and returns its verified report.
@@ -144,6 +145,10 @@ func (r *TenantReconciler) runOffboardWorker(ctx context.Context, t *v1alpha1.Te
 	case outcome == jobFailed && export && cm.Data[reportExportError] != "":
 		markStalled(t, "ExportFailed", "the whole-tenant export failed, so nothing was erased: "+cm.Data[reportExportError]+
 			"; the namespace, keyring and credentials are kept (delete the Job "+job.Name+" to retry)")
+		return nil, false, nil
+	case outcome == jobFailed && cm.Data[reportLegalHolds] != "":
+		markStalled(t, "LegalHoldsActive", cm.Data[reportLegalHolds]+" legal hold(s) in force in the tenant's database: erasing would destroy data the tenant must keep, so nothing was erased; "+
+			"set spec.offboarding.exportBeforeDelete to hand everything back in an export first, or end the holds (held_until), then delete the Job "+job.Name+" to retry")
 		return nil, false, nil
 	case outcome == jobFailed:
 		msg := "offboarding stopped: " + why + "; the namespace, keyring and credentials are kept so it can be retried (delete the Job " + job.Name + " to retry)"

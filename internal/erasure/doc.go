@@ -61,7 +61,8 @@
 // [EraseTenant] deletes everything the data map names (all rows of its
 // tables, children first; all keys of its Redis patterns, found with SCAN;
 // all folders of its file patterns, and the exports) and verifies by
-// re-query.
+// re-query. While a legal hold is in force it erases nothing and returns a
+// [*LegalHoldsError], unless an export hands the data back first (below).
 //
 // [Engine.ExportTenant] first writes an encrypted export of all of it to
 // exports/offboarding-<uid>/ on the files volume: records are streamed

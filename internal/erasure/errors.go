@@ -72,8 +72,9 @@ func Scrub(err error) error {
 		return nil
 	}
 	var already *scrubbed
-	if errors.As(err, &already) {
-		return err
+	var holds *LegalHoldsError
+	if errors.As(err, &already) || errors.As(err, &holds) {
+		return err // a count, no values
 	}
 	var (
 		pgErr    *pgconn.PgError

@@ -2,6 +2,7 @@ package erasure
 
 import (
 	"context"
+	"fmt"
 	"slices"
 )
 
@@ -72,4 +73,37 @@ func holdReasons(ids []string, holds map[string][]string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// LegalHoldsError is EraseTenant's refusal: legal holds are in force and no
+// export hands the held data back to the tenant first. Nothing was erased.
+type LegalHoldsError struct {
+	// Active counts the holds in force (rows, over every subject kind).
+	Active int64
+}
+
+func (e *LegalHoldsError) Error() string {
+	return fmt.Sprintf("%d legal hold(s) in force: erasing the tenant would destroy data it must keep, so nothing was erased; "+
+		"export the tenant first (the held data goes back to it), or end the holds", e.Active)
+}
+
+// ActiveLegalHolds counts the legal holds in force at the engine's now
+// (held_until NULL or later), over every subject kind. Without a legalHolds
+// section in the map there are none.
+func (e *Engine) ActiveLegalHolds(ctx context.Context) (int64, error) {
+	lh := e.m.LegalHolds
+	if lh == nil {
+		return 0, nil
+	}
+	fail := func(err error) error { return stepErr(lh.Store, lh.Collection, "counting legal holds", err) }
+	stmt, args, err := newSQL(e.stores.Engine).raw("SELECT COUNT(*) FROM ").ident(lh.Collection).raw(" WHERE ").
+		ident(lh.UntilField).raw(" IS NULL OR ").ident(lh.UntilField).raw(" > ").arg(e.opts.Now().UTC()).build()
+	if err != nil {
+		return 0, fail(err)
+	}
+	var n int64
+	if err := e.stores.DB.QueryRowContext(ctx, stmt, args...).Scan(&n); err != nil {
+		return 0, fail(err)
+	}
+	return n, nil
 }

@@ -33,6 +33,11 @@ type tenantCollection struct {
 // (exports/offboarding-<uid>/) is kept and counted as retained, with the
 // reason "offboarding export, kept until <its expiry>"; it must be
 // complete (see [Engine.ExportTenant]), or nothing is erased.
+//
+// Legal holds in force (the map's legalHolds table) stop it without an
+// export: it erases nothing and returns a [*LegalHoldsError]. With a
+// complete export the held data goes back to the tenant in it, and the
+// erasure goes on.
 func EraseTenant(ctx context.Context, stores Stores, m *datamap.Map) ([]StoreResult, error) {
 	e, err := New(stores, m, Options{})
 	if err != nil {
@@ -65,6 +70,14 @@ func (e *Engine) EraseTenant(ctx context.Context) ([]StoreResult, error) {
 			return nil, tenantExportErr("keeping the export", "there is no complete export of that uid: nothing was erased")
 		}
 		keep = &x
+	} else {
+		held, err := e.ActiveLegalHolds(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if held > 0 {
+			return nil, &LegalHoldsError{Active: held}
+		}
 	}
 	l := &ledger{db: e.stores.DB, engine: e.stores.Engine, request: "offboarding", now: e.opts.Now}
 	var out []StoreResult

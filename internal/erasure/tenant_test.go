@@ -2,8 +2,10 @@ package erasure
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/inboxchat/inboxchat-operator/internal/datamap"
 )
@@ -17,12 +19,12 @@ func TestEraseTenantErasesEverythingTheMapNames(t *testing.T) {
 				f.seedUser(t)
 				f.seedLead(t)
 			}
-			// An export, the ledger of an erasure, a legal hold, and data the
-			// map does not name.
+			// An export, the ledger of an erasure, a legal hold that has
+			// ended, and data the map does not name.
 			if _, err := f.newEngine(t, Options{}).Run(ctx, Request{UID: uid(t, "before"), Subject: Subject{Kind: datamap.Lead, ID: "1"}, Mode: ExportThenErase}); err != nil {
 				t.Fatal(err)
 			}
-			f.exec(t, "INSERT INTO legal_holds (subject_kind, subject_id, reason) VALUES ('User', 1, 'litigation')")
+			f.exec(t, "INSERT INTO legal_holds (subject_kind, subject_id, reason, held_until) VALUES ('User', 1, 'litigation', ?)", time.Now().UTC().Add(-time.Hour))
 			if err := f.rdb.Set(ctx, "feature-flags", "on", 0).Err(); err != nil {
 				t.Fatal(err)
 			}
@@ -76,6 +78,46 @@ func TestEraseTenantErasesEverythingTheMapNames(t *testing.T) {
 				if s.Erased != 0 || s.Remaining != 0 {
 					t.Errorf("a second EraseTenant: %+v, want nothing erased or left", s)
 				}
+			}
+		})
+	}
+}
+
+// A legal hold in force stops the offboarding erasure: nothing is erased
+// until the hold ends (or an export hands the data back, see
+// TestExportTenantThenEraseTenantKeepingTheExport).
+func TestEraseTenantRefusesWhileALegalHoldIsInForce(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(string(engine), func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, engine)
+			u := f.seedUser(t)
+			f.seedLead(t)
+			f.exec(t, "INSERT INTO legal_holds (subject_kind, subject_id, reason, held_until) VALUES ('Lead', ?, 'tax audit', ?)", 1, time.Now().UTC().Add(24*time.Hour))
+			f.exec(t, "INSERT INTO legal_holds (subject_kind, subject_id, reason, held_until) VALUES ('User', ?, 'old case', ?)", u.id, time.Now().UTC().Add(-time.Hour))
+			users, leads := f.count(t, "SELECT COUNT(*) FROM users"), f.count(t, "SELECT COUNT(*) FROM leads")
+
+			res, err := EraseTenant(ctx, f.stores(), datamap.Default())
+			var held *LegalHoldsError
+			if !errors.As(err, &held) || held.Active != 1 || res != nil {
+				t.Fatalf("EraseTenant with one hold in force = %+v, %v; want nothing and a LegalHoldsError counting 1", res, err)
+			}
+			if Scrub(err).Error() != err.Error() {
+				t.Errorf("the refusal holds no values and must keep its message through Scrub: %q", Scrub(err))
+			}
+			if f.count(t, "SELECT COUNT(*) FROM users") != users || f.count(t, "SELECT COUNT(*) FROM leads") != leads {
+				t.Fatal("a refused EraseTenant erased rows")
+			}
+			if keys := f.redisKeys(t); len(keys) == 0 {
+				t.Error("a refused EraseTenant erased the sessions")
+			}
+
+			f.exec(t, "UPDATE legal_holds SET held_until = ?", time.Now().UTC().Add(-time.Minute))
+			if _, err := EraseTenant(ctx, f.stores(), datamap.Default()); err != nil {
+				t.Fatalf("EraseTenant once the holds ended: %v", err)
+			}
+			if n := f.count(t, "SELECT COUNT(*) FROM users") + f.count(t, "SELECT COUNT(*) FROM leads"); n != 0 {
+				t.Errorf("%d users and leads left after the holds ended", n)
 			}
 		})
 	}

@@ -152,6 +152,9 @@ func TestExportTenantThenEraseTenantKeepingTheExport(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.writeFile(t, "README.txt", "not personal")
+			// A legal hold in force does not stop an erasure that keeps an
+			// export: the held data goes back to the tenant in it.
+			f.exec(t, "INSERT INTO legal_holds (subject_kind, subject_id, reason) VALUES ('User', ?, 'litigation')", users[0].id)
 			wantCounts := map[string]int64{
 				"sessions/sessions": 3 * 2, "sessions/user_sessions": 3,
 				"files/user_uploads": 3 * 4, "files/lead_uploads": 3 * 2,
@@ -306,7 +309,13 @@ func TestExportTenantThenEraseTenantKeepingTheExport(t *testing.T) {
 			}
 			readTenantExportForTest(t, f, again)
 
-			// Offboarding without keeping it erases it too.
+			// Offboarding without keeping it is refused while the hold is
+			// in force, and once it ended erases the export too.
+			var held *LegalHoldsError
+			if _, err := EraseTenant(ctx, f.stores(), datamap.Default()); !errors.As(err, &held) {
+				t.Fatalf("EraseTenant without the export while a hold is in force: %v, want a LegalHoldsError", err)
+			}
+			f.exec(t, "UPDATE legal_holds SET held_until = ?", time.Now().UTC().Add(-time.Minute))
 			res, err = EraseTenant(ctx, f.stores(), datamap.Default())
 			if err != nil {
 				t.Fatal(err)

@@ -46,42 +46,8 @@ var _ = Describe("offboarding a tenant with policy Erase", func() {
 		rdb := redis.NewClient(opt)
 		DeferCleanup(rdb.Close)
 
-		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{v1alpha1.LabelTenant: name}}})).To(Succeed())
-		for sname, data := range map[string]map[string]string{"database": {"dsn": offDSN}, "sessions": {"url": offRedisURL}} {
-			Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: sname, Namespace: ns}, StringData: data})).To(Succeed())
-		}
-		tn := &v1alpha1.Tenant{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: v1alpha1.TenantSpec{
-				App: v1alpha1.AppSpec{Image: "ghcr.io/inboxchat/app:1", Host: "leaving.chat.example"},
-				Stores: v1alpha1.StoresSpec{
-					Database: v1alpha1.DatabaseStore{External: &v1alpha1.ExternalDatabase{Engine: v1alpha1.DatabaseEnginePostgres, SecretRef: v1alpha1.SecretReference{Name: "database"}}},
-					Sessions: &v1alpha1.SessionStore{External: &v1alpha1.ExternalSessions{SecretRef: v1alpha1.SecretReference{Name: "sessions"}}},
-				},
-			},
-		}
-		Expect(k8s.Create(ctx, tn)).To(Succeed())
-		Eventually(func() bool {
-			Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, tn)).To(Succeed())
-			for _, c := range tn.Status.Conditions {
-				if c.Type == v1alpha1.ConditionReady && c.Status == metav1.ConditionTrue {
-					return true
-				}
-			}
-			return false
-		}).Should(BeTrue())
-
+		tn, seed := readyExternalTenant(name, offDSN, offRedisURL, offDB)
 		By("seeding the leaving tenant's data with its own keys")
-		kr := func() *crypto.Keyring {
-			s := &corev1.Secret{}
-			Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "inboxchat-keyring"}, s)).To(Succeed())
-			k, err := crypto.KeyringFromSecretData(s.Data)
-			Expect(err).NotTo(HaveOccurred())
-			return k
-		}()
-		app := &corev1.Secret{}
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "inboxchat-app"}, app)).To(Succeed())
-		seed := &fixtures.Seeder{DB: offDB, Engine: schema.Postgres, Keyring: kr, BlindIndexKey: app.Data["blind-index-key"]}
 		for i := 0; i < 5; i++ {
 			id, err := seed.AddLead(ctx, fixtures.Lead{PageID: pageID, PSID: "leaving-" + string(rune('a'+i)), OptedIn: true, Tags: []string{"x"}})
 			Expect(err).NotTo(HaveOccurred())
@@ -326,6 +292,89 @@ var _ = Describe("offboarding a tenant with policy Erase and exportBeforeDelete"
 		}).Should(BeTrue(), "the namespace of an expired export was not deleted")
 	})
 })
+
+var _ = Describe("offboarding a tenant with policy Erase while a legal hold is in force", func() {
+	It("erases nothing and stalls, naming the holds, until they end", func() {
+		const name, ns = "holding", "tenant-holding"
+		dsn, rurl := storetest.Postgres(GinkgoTB()), storetest.Redis(GinkgoTB())
+		hdb, err := schema.Open(schema.Postgres, dsn)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(hdb.Close)
+		_, err = schema.Apply(ctx, hdb, schema.Postgres)
+		Expect(err).NotTo(HaveOccurred())
+		tn, seed := readyExternalTenant(name, dsn, rurl, hdb)
+		for i := 0; i < 3; i++ {
+			_, err := seed.AddLead(ctx, fixtures.Lead{PageID: pageID, PSID: fmt.Sprintf("holding-%d", i), OptedIn: true})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		_, err = hdb.ExecContext(ctx, "INSERT INTO legal_holds (subject_kind, subject_id, reason) VALUES ('Lead', 1, 'litigation')")
+		Expect(err).NotTo(HaveOccurred())
+
+		By("deleting it with the erasure confirmed")
+		tn.Annotations = map[string]string{v1alpha1.AnnotationConfirmErase: name}
+		Expect(k8s.Update(ctx, tn)).To(Succeed())
+		Expect(k8s.Delete(ctx, tn)).To(Succeed())
+		var stalled *metav1.Condition
+		Eventually(func() string {
+			Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, tn)).To(Succeed())
+			if stalled = meta.FindStatusCondition(tn.Status.Conditions, v1alpha1.ConditionStalled); stalled != nil {
+				return stalled.Reason
+			}
+			return ""
+		}, 2*time.Minute).Should(Equal("LegalHoldsActive"))
+		Expect(stalled.Message).To(ContainSubstring("1 legal hold(s) in force"))
+		Expect(stalled.Message).To(ContainSubstring("exportBeforeDelete"))
+		Expect(count(hdb, "leads")).To(Equal(3), "nothing may be erased while a hold is in force")
+		nsObj := &corev1.Namespace{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: ns}, nsObj)).To(Succeed())
+		Expect(nsObj.DeletionTimestamp).To(BeNil(), "the namespace, keyring and credentials stay for the retry")
+
+		By("ending the hold and running the offboarding again")
+		_, err = hdb.ExecContext(ctx, "UPDATE legal_holds SET held_until = now() - interval '1 minute'")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8s.Delete(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "inboxchat-offboard", Namespace: ns}},
+			client.PropagationPolicy(metav1.DeletePropagationBackground))).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: name}, &v1alpha1.Tenant{}))
+		}, 2*time.Minute).Should(BeTrue())
+		Expect(count(hdb, "leads")).To(BeZero())
+		Expect(count(hdb, "legal_holds")).To(Equal(1), "the holds table is not the map's to erase")
+	})
+})
+
+// readyExternalTenant makes a Tenant whose database and sessions are the
+// external stores dsn and rurl, waits until it is Ready, and returns it with
+// a seeder that writes to db with the tenant's own keys.
+func readyExternalTenant(name, dsn, rurl string, db *sql.DB) (*v1alpha1.Tenant, *fixtures.Seeder) {
+	GinkgoHelper()
+	ns := "tenant-" + name
+	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{v1alpha1.LabelTenant: name}}})).To(Succeed())
+	for sname, data := range map[string]map[string]string{"database": {"dsn": dsn}, "sessions": {"url": rurl}} {
+		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: sname, Namespace: ns}, StringData: data})).To(Succeed())
+	}
+	tn := &v1alpha1.Tenant{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.TenantSpec{
+			App: v1alpha1.AppSpec{Image: "ghcr.io/inboxchat/app:1", Host: name + ".chat.example"},
+			Stores: v1alpha1.StoresSpec{
+				Database: v1alpha1.DatabaseStore{External: &v1alpha1.ExternalDatabase{Engine: v1alpha1.DatabaseEnginePostgres, SecretRef: v1alpha1.SecretReference{Name: "database"}}},
+				Sessions: &v1alpha1.SessionStore{External: &v1alpha1.ExternalSessions{SecretRef: v1alpha1.SecretReference{Name: "sessions"}}},
+			},
+		},
+	}
+	Expect(k8s.Create(ctx, tn)).To(Succeed())
+	Eventually(func() bool {
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, tn)).To(Succeed())
+		return meta.IsStatusConditionTrue(tn.Status.Conditions, v1alpha1.ConditionReady)
+	}).Should(BeTrue())
+	s := &corev1.Secret{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "inboxchat-keyring"}, s)).To(Succeed())
+	kr, err := crypto.KeyringFromSecretData(s.Data)
+	Expect(err).NotTo(HaveOccurred())
+	app := &corev1.Secret{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "inboxchat-app"}, app)).To(Succeed())
+	return tn, &fixtures.Seeder{DB: db, Engine: schema.Postgres, Keyring: kr, BlindIndexKey: app.Data["blind-index-key"]}
+}
 
 func count(db *sql.DB, table string) int {
 	GinkgoHelper()
