@@ -54,7 +54,7 @@ var (
 	pprofAddr = flag.String("operator-pprof", "", "serve the operator's pprof on this address")
 	breakdown = flag.Bool("requests", false, "print the API server's requests by verb and resource once all Tenants are Ready")
 	memLimit  = flag.String("operator-gomemlimit", "80MiB", "the operator's GOMEMLIMIT, as the manager Deployment sets it")
-	apiProf   = flag.String("apiserver-cpu-profile", "", "write a CPU profile of the API server, taken over the first 30 s of creating Tenants, to this file")
+	apiProf   = flag.String("apiserver-cpu-profile", "", "write CPU profiles of the API server, each over the first 30 s of the replay floor and of creating Tenants, to <this>-replay.prof and <this>-tenants.prof")
 )
 
 func main() {
@@ -155,8 +155,17 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 
 	fmt.Printf("replay floor: creating %d copies of a provisioned Tenant's %d objects (%d status writes each) with %d concurrent clients ...\n",
 		n, len(tmpl.objects), tmpl.statusWrites(), workers)
+	replayProfiled := make(chan error, 1)
+	if *apiProf != "" {
+		go func() { replayProfiled <- saveAPIServerProfile(ctx, cfg, *apiProf+"-replay.prof") }()
+	} else {
+		replayProfiled <- nil
+	}
 	replayed, costs, err := replay(ctx, c, tmpl, n, workers)
 	if err != nil {
+		return err
+	}
+	if err := <-replayProfiled; err != nil {
 		return err
 	}
 	printKindCosts(costs)
@@ -186,7 +195,7 @@ func run(n, perTenant, workers, qps, concurrency int) error {
 	fmt.Printf("tenants: creating %d Tenants ...\n", n)
 	profiled := make(chan error, 1)
 	if *apiProf != "" {
-		go func() { profiled <- saveAPIServerProfile(ctx, cfg, *apiProf) }()
+		go func() { profiled <- saveAPIServerProfile(ctx, cfg, *apiProf+"-tenants.prof") }()
 	} else {
 		profiled <- nil
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -265,8 +266,23 @@ func replay(ctx context.Context, c client.Client, tmpl *template, n, workers int
 	_, err := parallel(n, workers, func(i int) error {
 		return c.Delete(ctx, &v1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name(i)}})
 	})
+	if err != nil {
+		return 0, nil, err
+	}
+	// The copies' Services go too, so that their ClusterIPs are free again:
+	// the API server's IPAddress allocator walks every allocated address on
+	// each allocation (for its metrics), so the Tenant run would otherwise
+	// pay for the replay's addresses on top of its own.
+	services := &corev1.ServiceList{}
+	if err := c.List(ctx, services, client.MatchingLabels{v1alpha1.LabelManagedBy: replayManagedBy}); err != nil {
+		return 0, nil, err
+	}
+	_, err = parallel(len(services.Items), workers, func(i int) error { return c.Delete(ctx, &services.Items[i]) })
 	return took, costs, err
 }
+
+// replayManagedBy marks the replay's copies instead of the operator's label.
+const replayManagedBy = "inboxchat-bench-replay"
 
 // kindCost is what creating (or status-writing) one kind cost in the replay.
 type kindCost struct {
@@ -295,7 +311,7 @@ func fresh(o *unstructured.Unstructured) *unstructured.Unstructured {
 	// Out of the operator's and the node's label-selected caches, which
 	// would otherwise hold the copies in the Tenant run that follows.
 	if labels := obj.GetLabels(); labels[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue {
-		labels[v1alpha1.LabelManagedBy] = "inboxchat-bench-replay"
+		labels[v1alpha1.LabelManagedBy] = replayManagedBy
 		obj.SetLabels(labels)
 	}
 	switch obj.GetKind() {
