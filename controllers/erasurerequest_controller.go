@@ -26,8 +26,9 @@ import (
 	"github.com/inboxchat/inboxchat-operator/internal/mail"
 )
 
-// erasureDeadline is the answer period of GDPR Art. 12(3).
-const erasureDeadline = 30 * 24 * time.Hour
+// ErasureAnswerPeriod is the answer period of GDPR Art. 12(3): a request's
+// deadline is its creation plus this.
+const ErasureAnswerPeriod = 30 * 24 * time.Hour
 
 // ErasureRequestReconciler runs an erase worker Job per request, checks its
 // verified results, chains the receipt and deletes the subject Secret.
@@ -66,7 +67,7 @@ func (r *ErasureRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}()
 
 	if er.Status.Deadline == nil {
-		d := metav1.NewTime(er.CreationTimestamp.Add(erasureDeadline))
+		d := metav1.NewTime(er.CreationTimestamp.Add(ErasureAnswerPeriod))
 		er.Status.Deadline = &d
 	}
 	if er.Status.Phase == "" {

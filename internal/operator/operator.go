@@ -339,7 +339,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			return nil, err
 		}
 	}
-	for _, c := range []prometheus.Collector{newTenantCollector(mgr.GetClient()), newWorkCollector(mgr.GetClient())} {
+	for _, c := range []prometheus.Collector{newTenantCollector(mgr.GetClient()), newWorkCollector(mgr.GetClient(), o.Clock.Now)} {
 		if err := metrics.Registry.Register(c); err != nil {
 			if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
 				return nil, err
