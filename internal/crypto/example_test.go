@@ -10,7 +10,7 @@ import (
 func ExampleKeyring() {
 	now := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
 	kr, _ := crypto.NewKeyring(now)
-	sealed, _ := kr.Seal([]byte("jane@example.com"), []byte("users.email_enc:42"))
+	sealed, _ := kr.Seal([]byte("jane@example.com"), []byte("users.email:42"))
 
 	// 90 days later the tenant controller rotates and stores the keyring.
 	now = now.Add(90 * 24 * time.Hour)
@@ -21,7 +21,7 @@ func ExampleKeyring() {
 
 	// A worker reads the Secret and opens data sealed before the rotation.
 	stored, _ := crypto.KeyringFromSecretData(data)
-	plaintext, _ := stored.Open(sealed, []byte("users.email_enc:42"))
+	plaintext, _ := stored.Open(sealed, []byte("users.email:42"))
 	id, _ := crypto.KeyIDOf(sealed)
 	fmt.Println(stored.ActiveKeyID(), stored.KeyIDs(), id, string(plaintext))
 	// Output: k2 [k1 k2] k1 jane@example.com
