@@ -4,8 +4,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+
+	"github.com/inboxchat/inboxchat-operator/controllers"
 )
 
 // subcommands maps a name to its entry point. The manager runs when no
@@ -26,6 +29,15 @@ func main() {
 	}
 	if err := run(args); err != nil {
 		fmt.Fprintf(os.Stderr, "inboxchat-operator %s: %v\n", name, err)
+		var r refusal
+		if errors.As(err, &r) {
+			os.Exit(controllers.WorkerExitRefused) // the Job's pod failure policy fails it at once
+		}
 		os.Exit(1)
 	}
 }
+
+// refusal is a worker's error that a retry cannot change.
+type refusal struct{ error }
+
+func (r refusal) Unwrap() error { return r.error }

@@ -98,6 +98,9 @@ func runOffboard(args []string) error {
 	if err := writeReport(w.namespace, *report, data); err != nil {
 		return err
 	}
+	if errors.As(runErr, new(*erasure.LegalHoldsError)) {
+		return refusal{erasure.Scrub(runErr)}
+	}
 	return erasure.Scrub(runErr)
 }
 

@@ -1,8 +1,10 @@
 package controllers
 
 import (
+	"slices"
 	"testing"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -211,6 +213,29 @@ func TestPolicyWorkerGetsTheDocumentAddress(t *testing.T) {
 					t.Errorf("%s: the notify worker's Role grants configmaps", tc.name)
 				}
 			}
+		}
+	}
+}
+
+// A worker that refuses (exit WorkerExitRefused) fails its Job at once; a
+// drained node's pod does not count against the backoff limit.
+func TestWorkerJobsFailAtOnceOnARefusal(t *testing.T) {
+	tn := tenantWith(v1alpha1.DatabaseEnginePostgres, 1)
+	for _, job := range []*batchv1.Job{desiredMigrateJob(tn, DefaultWorkerOptions()), func() *batchv1.Job {
+		_, _, _, _, j := desiredTenantWorker(tn, DefaultWorkerOptions(), "offboard", "report")
+		return j
+	}()} {
+		p := job.Spec.PodFailurePolicy
+		container := job.Spec.Template.Spec.Containers[0].Name
+		if p == nil || len(p.Rules) != 2 || p.Rules[0].Action != batchv1.PodFailurePolicyActionFailJob || p.Rules[0].OnExitCodes == nil ||
+			*p.Rules[0].OnExitCodes.ContainerName != container || !slices.Equal(p.Rules[0].OnExitCodes.Values, []int32{WorkerExitRefused}) {
+			t.Fatalf("Job %s: the first rule must fail it on exit %d of container %s: %+v", job.Name, WorkerExitRefused, container, p)
+		}
+		if r := p.Rules[1]; r.Action != batchv1.PodFailurePolicyActionIgnore || len(r.OnPodConditions) != 1 || r.OnPodConditions[0].Type != corev1.DisruptionTarget {
+			t.Fatalf("Job %s: the second rule must ignore disrupted pods: %+v", job.Name, r)
+		}
+		if job.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
+			t.Fatalf("Job %s: a pod failure policy needs restartPolicy Never", job.Name)
 		}
 	}
 }

@@ -106,6 +106,23 @@ func sessionsEnv(t *v1alpha1.Tenant) corev1.EnvVar {
 // desiredWorkerJob runs the operator binary's worker subcommand with the
 // tenant's keyring, app keys and store CA mounted read-only, restricted Pod
 // Security, and the worker's own ServiceAccount token.
+// WorkerExitRefused is the exit code of a worker that refused to act for a
+// reason a retry cannot change (legal holds in force, say): its Job fails at
+// once instead of running again up to the backoff limit.
+const WorkerExitRefused = 3
+
+// workerPodFailurePolicy fails the Job at once on WorkerExitRefused, and does
+// not count a pod that a node drain or preemption stopped against the
+// backoff limit.
+func workerPodFailurePolicy(container string) *batchv1.PodFailurePolicy {
+	return &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+		{Action: batchv1.PodFailurePolicyActionFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+			ContainerName: ptr.To(container), Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{WorkerExitRefused}}},
+		{Action: batchv1.PodFailurePolicyActionIgnore, OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{
+			{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}}},
+	}}
+}
+
 func desiredWorkerJob(w workerJob, o WorkerOptions) *batchv1.Job {
 	ns := w.owner.GetNamespace()
 	args := append([]string{w.command,
@@ -141,6 +158,7 @@ func desiredWorkerJob(w workerJob, o WorkerOptions) *batchv1.Job {
 		ObjectMeta: metav1.ObjectMeta{Name: w.name(), Namespace: ns, Labels: w.labels()},
 		Spec: batchv1.JobSpec{
 			BackoffLimit:            ptr.To(o.BackoffLimit),
+			PodFailurePolicy:        workerPodFailurePolicy(w.command),
 			TTLSecondsAfterFinished: nil, // the owner object deletes the Job with it
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: w.labels()},

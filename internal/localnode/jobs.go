@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -126,6 +127,17 @@ func (r *jobReconciler) run(ctx context.Context, j *batchv1.Job) {
 		}
 		failed++
 		log.Info("job pod failed", "failed", failed, "error", err.Error())
+		if exitCodeFailsJob(j, err) {
+			now := metav1.Now()
+			msg := "the container's exit code matches a FailJob rule of the pod failure policy"
+			_ = r.patchStatus(ctx, j, func(s *batchv1.JobStatus) {
+				s.Active, s.Failed = 0, failed
+				s.Conditions = append(s.Conditions,
+					batchv1.JobCondition{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonPodFailurePolicy, Message: msg, LastProbeTime: now, LastTransitionTime: now},
+					batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonPodFailurePolicy, Message: msg, LastProbeTime: now, LastTransitionTime: now})
+			})
+			return
+		}
 		if failed > backoffLimit {
 			now := metav1.Now()
 			_ = r.patchStatus(ctx, j, func(s *batchv1.JobStatus) {
@@ -143,6 +155,29 @@ func (r *jobReconciler) run(ctx context.Context, j *batchv1.Job) {
 		case <-time.After(r.node.RetryDelay):
 		}
 	}
+}
+
+// exitCodeFailsJob reports whether the first OnExitCodes rule of the Job's
+// pod failure policy that the run's exit code matches says FailJob, as the
+// Job controller decides (pod-condition rules never match here: a local
+// process is not evicted).
+func exitCodeFailsJob(j *batchv1.Job, runErr error) bool {
+	var exit *exec.ExitError
+	if j.Spec.PodFailurePolicy == nil || !errors.As(runErr, &exit) || len(j.Spec.Template.Spec.Containers) == 0 {
+		return false
+	}
+	container := j.Spec.Template.Spec.Containers[0].Name
+	for _, rule := range j.Spec.PodFailurePolicy.Rules {
+		req := rule.OnExitCodes
+		if req == nil || (req.ContainerName != nil && *req.ContainerName != container) {
+			continue
+		}
+		in := slices.Contains(req.Values, int32(exit.ExitCode()))
+		if in == (req.Operator == batchv1.PodFailurePolicyOnExitCodesOpIn) {
+			return rule.Action == batchv1.PodFailurePolicyActionFailJob
+		}
+	}
+	return false
 }
 
 // patchStatus applies a change to the Job status, reading the newest version first.

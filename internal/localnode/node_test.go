@@ -109,6 +109,44 @@ func TestNodeRunsWorkloadsAndJobs(t *testing.T) {
 			t.Fatalf("want 2 failed pods (backoffLimit 1), got %d", job.Status.Failed)
 		}
 	})
+
+	t.Run("an exit code its pod failure policy names fails the Job at once", func(t *testing.T) {
+		policy := &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+			{Action: batchv1.PodFailurePolicyActionIgnore, OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}}},
+			{Action: batchv1.PodFailurePolicyActionCount, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{4}}},
+			{Action: batchv1.PodFailurePolicyActionFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{ContainerName: ptr.To("w"), Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{3}}},
+		}}
+		refused := shellJob(ns, "refused", `echo attempt >> /data/refused; exit 3`, 5)
+		refused.Spec.PodFailurePolicy = policy
+		counted := shellJob(ns, "counted", `exit 4`, 1)
+		counted.Spec.PodFailurePolicy = policy
+		for _, j := range []*batchv1.Job{refused, counted} {
+			if err := k8s.Create(ctx, j); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, j := range []*batchv1.Job{refused, counted} {
+			eventually(t, "Job "+j.Name+" to fail", func() bool {
+				_ = k8s.Get(ctx, client.ObjectKeyFromObject(j), j)
+				return hasCondition(j, batchv1.JobFailed)
+			})
+		}
+		if refused.Status.Failed != 1 || !hasReason(refused, batchv1.JobFailed, batchv1.JobReasonPodFailurePolicy) {
+			t.Errorf("exit 3 (FailJob) must fail the Job after one pod, reason PodFailurePolicy: %+v", refused.Status)
+		}
+		if counted.Status.Failed != 2 || !hasReason(counted, batchv1.JobFailed, "BackoffLimitExceeded") {
+			t.Errorf("exit 4 (Count) must use up the backoff limit: %+v", counted.Status)
+		}
+	})
+}
+
+func hasReason(j *batchv1.Job, typ batchv1.JobConditionType, reason string) bool {
+	for _, c := range j.Status.Conditions {
+		if c.Type == typ && c.Status == corev1.ConditionTrue && c.Reason == reason {
+			return true
+		}
+	}
+	return false
 }
 
 func hasCondition(j *batchv1.Job, typ batchv1.JobConditionType) bool {

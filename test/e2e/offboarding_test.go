@@ -325,6 +325,10 @@ var _ = Describe("offboarding a tenant with policy Erase while a legal hold is i
 		Expect(stalled.Message).To(ContainSubstring("1 legal hold(s) in force"))
 		Expect(stalled.Message).To(ContainSubstring("exportBeforeDelete"))
 		Expect(count(hdb, "leads")).To(Equal(3), "nothing may be erased while a hold is in force")
+		job := &batchv1.Job{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "inboxchat-offboard"}, job)).To(Succeed())
+		Expect(job.Status.Failed).To(BeEquivalentTo(1), "a refusal is not retried: the worker's exit code fails the Job through its pod failure policy")
+		Expect(job.Status.Conditions).To(ContainElement(And(HaveField("Type", batchv1.JobFailed), HaveField("Reason", batchv1.JobReasonPodFailurePolicy))))
 		nsObj := &corev1.Namespace{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Name: ns}, nsObj)).To(Succeed())
 		Expect(nsObj.DeletionTimestamp).To(BeNil(), "the namespace, keyring and credentials stay for the retry")
