@@ -64,7 +64,10 @@ func runOffboard(args []string) error {
 		return erasure.Scrub(err)
 	}
 	data := map[string]string{}
-	var runErr error
+	var (
+		runErr error
+		held   *erasure.LegalHoldsError
+	)
 	if *exportUID != "" {
 		exp, err := engine.ExportTenant(ctx, *exportUID)
 		if err != nil {
@@ -78,7 +81,6 @@ func runOffboard(args []string) error {
 	}
 	if runErr == nil {
 		results, err := engine.EraseTenant(ctx)
-		var held *erasure.LegalHoldsError
 		if errors.As(err, &held) {
 			// Nothing was erased: the operator says why and what to do.
 			data[reportLegalHolds] = strconv.FormatInt(held.Active, 10)
@@ -98,8 +100,8 @@ func runOffboard(args []string) error {
 	if err := writeReport(w.namespace, *report, data); err != nil {
 		return err
 	}
-	if errors.As(runErr, new(*erasure.LegalHoldsError)) {
-		return refusal{erasure.Scrub(runErr)}
+	if held != nil {
+		return refusal{held}
 	}
 	return erasure.Scrub(runErr)
 }

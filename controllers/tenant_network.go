@@ -60,10 +60,11 @@ func storePorts(t *v1alpha1.Tenant) []networkingv1.NetworkPolicyPort {
 
 // desiredNetworkPolicies isolate the tenant: deny everything in and out but
 // DNS, then allow the ingress controller to the app and the unsubscribe
-// server, the app and workers to the stores, HTTPS/SMTP egress for
-// Messenger and mail, and the workers to the API server's own port. Policies add up, so each is as narrow as its selector;
-// rules that select the same pods share one policy (fewer objects for the API
-// server to store and for the CNI to watch, the same traffic allowed).
+// server, the app and workers to the stores, HTTPS/SMTP egress for Messenger
+// and mail, and the workers to the API server's own port. Policies add up,
+// so each is as narrow as its selector; rules that select the same pods share
+// one policy (fewer objects for the API server to store and for the CNI to
+// watch, the same traffic allowed).
 func desiredNetworkPolicies(t *v1alpha1.Tenant, o NetworkOptions) []*networkingv1.NetworkPolicy {
 	ns := t.NamespaceName()
 	mk := func(name string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
