@@ -127,25 +127,23 @@ func (r *jobReconciler) run(ctx context.Context, j *batchv1.Job) {
 		}
 		failed++
 		log.Info("job pod failed", "failed", failed, "error", err.Error())
-		if exitCodeFailsJob(j, err) {
+		// A failed Job gets FailureTarget, then Failed, with the same reason,
+		// as the Job controller writes them.
+		fail := func(reason, msg string) {
 			now := metav1.Now()
-			msg := "the container's exit code matches a FailJob rule of the pod failure policy"
 			_ = r.patchStatus(ctx, j, func(s *batchv1.JobStatus) {
 				s.Active, s.Failed = 0, failed
-				s.Conditions = append(s.Conditions,
-					batchv1.JobCondition{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonPodFailurePolicy, Message: msg, LastProbeTime: now, LastTransitionTime: now},
-					batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonPodFailurePolicy, Message: msg, LastProbeTime: now, LastTransitionTime: now})
+				for _, typ := range []batchv1.JobConditionType{batchv1.JobFailureTarget, batchv1.JobFailed} {
+					s.Conditions = append(s.Conditions, batchv1.JobCondition{Type: typ, Status: corev1.ConditionTrue, Reason: reason, Message: msg, LastProbeTime: now, LastTransitionTime: now})
+				}
 			})
+		}
+		if exitCodeFailsJob(j, err) {
+			fail(batchv1.JobReasonPodFailurePolicy, "the container's exit code matches a FailJob rule of the pod failure policy")
 			return
 		}
 		if failed > backoffLimit {
-			now := metav1.Now()
-			_ = r.patchStatus(ctx, j, func(s *batchv1.JobStatus) {
-				s.Active, s.Failed = 0, failed
-				s.Conditions = append(s.Conditions,
-					batchv1.JobCondition{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastProbeTime: now, LastTransitionTime: now},
-					batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastProbeTime: now, LastTransitionTime: now})
-			})
+			fail(batchv1.JobReasonBackoffLimitExceeded, "Job has reached the specified backoff limit")
 			return
 		}
 		_ = r.patchStatus(ctx, j, func(s *batchv1.JobStatus) { s.Failed = failed })
