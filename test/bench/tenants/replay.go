@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -39,7 +41,7 @@ func startOperator(ctx context.Context, cfg *rest.Config, bin, kubeconfig, metri
 		return nil, err
 	}
 	nodeCtx, stopNode := context.WithCancel(ctx)
-	stop := func() { stopNode(); _ = op.Process.Kill(); _, _ = op.Process.Wait() }
+	stop := sync.OnceFunc(func() { stopNode(); _ = op.Process.Kill(); _, _ = op.Process.Wait() })
 	// The operator's own Jobs (managed databases' migrations) succeed at
 	// once: the benchmark measures the control-plane work, not the workers.
 	node := &localnode.Node{Config: rest.CopyConfig(cfg), Binary: "/bin/true", Root: fmt.Sprintf("%s/inboxchat-bench-node", os.TempDir())}
@@ -98,33 +100,20 @@ func provisionTemplate(ctx context.Context, c client.Client, launch func(context
 	if err != nil {
 		return nil, err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			run.stop()
-		}
-	}()
+	defer run.stop()
 	tn := benchTenant(-1)
 	tn.Name = "template"
 	tn.Spec.App.Host = "template.chat.example"
 	if err := c.Create(ctx, tn); err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if err := c.Get(ctx, client.ObjectKeyFromObject(tn), tn); err != nil {
-			return nil, err
-		}
-		if countReadyOf([]v1alpha1.Tenant{*tn}) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the template Tenant was not Ready after 2 minutes")
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		err := c.Get(ctx, client.ObjectKeyFromObject(tn), tn)
+		return err == nil && countReadyOf([]v1alpha1.Tenant{*tn}) == 1, err
+	}); err != nil {
+		return nil, fmt.Errorf("waiting for the template Tenant to be Ready: %w", err)
 	}
 	run.stop()
-	stopped = true
 
 	tmpl := &template{tenant: &unstructured.Unstructured{}}
 	tmpl.tenant.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("Tenant"))
