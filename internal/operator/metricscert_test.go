@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/gomega"
 	"k8s.io/client-go/rest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -73,13 +74,8 @@ func TestMetricsServeTheGivenCertificate(t *testing.T) {
 	}
 	trusted := x509.NewCertPool()
 	trusted.AddCert(ca.Certificate())
-	deadline := time.Now().Add(10 * time.Second)
-	for err = get(trusted); err != nil && time.Now().Before(deadline); err = get(trusted) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("a scraper that trusts the issuing CA cannot scrape: %v", err)
-	}
+	gomega.NewWithT(t).Eventually(func() error { return get(trusted) }).WithTimeout(10*time.Second).WithPolling(50*time.Millisecond).
+		Should(gomega.Succeed(), "a scraper that trusts the issuing CA cannot scrape")
 	other, err := pki.NewCA("another CA", now, time.Hour)
 	if err != nil {
 		t.Fatal(err)

@@ -36,11 +36,7 @@ import (
 var _ = Describe("offboarding a tenant with policy Erase", func() {
 	It("erases its external stores through the data map, writes a receipt that outlives it, and deletes its namespace", func() {
 		const name, ns = "leaving", "tenant-leaving"
-		offDB, err := schema.Open(schema.Postgres, offDSN)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(offDB.Close)
-		_, err = schema.Apply(ctx, offDB, schema.Postgres)
-		Expect(err).NotTo(HaveOccurred())
+		offDB := openWithSchema(offDSN)
 		opt, err := redis.ParseURL(offRedisURL)
 		Expect(err).NotTo(HaveOccurred())
 		rdb := redis.NewClient(opt)
@@ -113,11 +109,7 @@ var _ = Describe("offboarding a tenant with policy Erase and exportBeforeDelete"
 		)
 		personalData.add(email, psid, message, upload)
 		dsn, rurl := storetest.Postgres(GinkgoTB()), storetest.Redis(GinkgoTB())
-		xdb, err := schema.Open(schema.Postgres, dsn)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(xdb.Close)
-		_, err = schema.Apply(ctx, xdb, schema.Postgres)
-		Expect(err).NotTo(HaveOccurred())
+		xdb := openWithSchema(dsn)
 		opt, err := redis.ParseURL(rurl)
 		Expect(err).NotTo(HaveOccurred())
 		rdb := redis.NewClient(opt)
@@ -297,17 +289,13 @@ var _ = Describe("offboarding a tenant with policy Erase while a legal hold is i
 	It("erases nothing and stalls, naming the holds, until they end", func() {
 		const name, ns = "holding", "tenant-holding"
 		dsn, rurl := storetest.Postgres(GinkgoTB()), storetest.Redis(GinkgoTB())
-		hdb, err := schema.Open(schema.Postgres, dsn)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(hdb.Close)
-		_, err = schema.Apply(ctx, hdb, schema.Postgres)
-		Expect(err).NotTo(HaveOccurred())
+		hdb := openWithSchema(dsn)
 		tn, seed := readyExternalTenant(name, dsn, rurl, hdb)
 		for i := 0; i < 3; i++ {
 			_, err := seed.AddLead(ctx, fixtures.Lead{PageID: pageID, PSID: fmt.Sprintf("holding-%d", i), OptedIn: true})
 			Expect(err).NotTo(HaveOccurred())
 		}
-		_, err = hdb.ExecContext(ctx, "INSERT INTO legal_holds (subject_kind, subject_id, reason) VALUES ('Lead', 1, 'litigation')")
+		_, err := hdb.ExecContext(ctx, "INSERT INTO legal_holds (subject_kind, subject_id, reason) VALUES ('Lead', 1, 'litigation')")
 		Expect(err).NotTo(HaveOccurred())
 
 		By("deleting it with the erasure confirmed")
@@ -378,6 +366,18 @@ func readyExternalTenant(name, dsn, rurl string, db *sql.DB) (*v1alpha1.Tenant, 
 	app := &corev1.Secret{}
 	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "inboxchat-app"}, app)).To(Succeed())
 	return tn, &fixtures.Seeder{DB: db, Engine: schema.Postgres, Keyring: kr, BlindIndexKey: app.Data["blind-index-key"]}
+}
+
+// openWithSchema opens a tenant's PostgreSQL database and applies the
+// reference schema; the connection closes when the spec ends.
+func openWithSchema(dsn string) *sql.DB {
+	GinkgoHelper()
+	db, err := schema.Open(schema.Postgres, dsn)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(db.Close)
+	_, err = schema.Apply(ctx, db, schema.Postgres)
+	Expect(err).NotTo(HaveOccurred())
+	return db
 }
 
 func count(db *sql.DB, table string) int {
